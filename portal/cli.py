@@ -1,0 +1,26 @@
+"""``flask --app portal …`` commands for operators and scripts."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from portal import migrations
+
+
+def _config():
+    return current_app.config["SIGSYNC"]
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Create the database schema, or upgrade it to the newest version."""
+    migrations.upgrade(_config().database_url)
+    click.echo("Database is up to date.")
+
+
+def register(app: Flask) -> None:
+    """Attach every command group to the app."""
+    app.cli.add_command(init_db)

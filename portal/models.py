@@ -1,0 +1,175 @@
+"""Sigsync's tables.
+
+The vocabulary: an *organisation* has *admins*, at most one live Microsoft 365
+*connection*, *employees* grouped into *departments*; every sync is a *run*
+that records a *decision* for each user whose outcome was not "unchanged".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the models use."""
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kw)
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: dict(default)) if isinstance(default, dict) else (lambda: list(default or []))
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+class Organization(SQLModel, table=True):
+    """A customer company; billing is per employee, capped by ``seats``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    seats: int | None = None  # None: unlimited
+    timezone: str = Field(default="UTC", max_length=64)
+    created_at: datetime = _ts()
+
+
+class Admin(SQLModel, table=True):
+    """A person who signs in to the portal for one organisation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=300)
+    created_at: datetime = _ts()
+
+
+class Connection(SQLModel, table=True):
+    """An organisation's link to its Microsoft 365 tenant, with the sync's configuration."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    tenant_id: str = Field(max_length=64)
+    mode: str = Field(default="app", max_length=16)  # "delegated" | "app"
+    state: str = Field(default="active", max_length=16)  # active | needs_consent | paused | disconnected
+    connected_by: str = Field(default="", max_length=320)
+    connected_at: datetime = _ts()
+    disconnected_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # MSAL's token cache, Fernet-encrypted with TOKEN_ENCRYPTION_KEY; never logged.
+    token_cache: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    settings: dict = _json({})
+    mapping: dict = _json({})
+    import_rules: list = _json([])
+    # Fingerprint of settings+mapping+rules: a change forces the next run to be full.
+    config_hash: str = Field(default="", max_length=64)
+    delta_link: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    delta_config_hash: str = Field(default="", max_length=64)
+    last_full_run_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The run lock lives in the row so it holds across workers on many machines.
+    lock_run_id: int | None = None
+    lock_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Department(SQLModel, table=True):
+    """A group of employees that signatures are assigned to."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    source: str = Field(default="manual", max_length=16)  # "manual" | "sync"
+    created_at: datetime = _ts()
+
+
+class Employee(SQLModel, table=True):
+    """A person whose e-mail gets a Sigsync signature."""
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email"),
+        Index("ix_employee_org_m365", "organization_id", "m365_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    email: str = Field(max_length=320)  # trimmed, lower-case: the matching key
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    display_name: str = Field(default="", max_length=300)
+    job_title: str = Field(default="", max_length=200)
+    department: str = Field(default="", max_length=200)
+    company: str = Field(default="", max_length=200)
+    office: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=100)
+    mobile: str = Field(default="", max_length=100)
+    fax: str = Field(default="", max_length=100)
+    street: str = Field(default="", max_length=1024)
+    postal_code: str = Field(default="", max_length=40)
+    city: str = Field(default="", max_length=200)
+    state: str = Field(default="", max_length=200)
+    country: str = Field(default="", max_length=200)
+    employee_number: str = Field(default="", max_length=64)
+    manager_name: str = Field(default="", max_length=300)
+    manager_email: str = Field(default="", max_length=320)
+    photo: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    custom: dict = _json({})
+    source: str = Field(default="manual", max_length=16)  # "m365" | "manual"
+    status: str = Field(default="active", max_length=16)  # active | paused | excluded | inactive
+    m365_id: str | None = Field(default=None, max_length=64)
+    # What the sync last wrote, field by field: a field whose value differs was typed by hand.
+    synced_values: dict = _json({})
+    # The Graph attributes last seen for this user, so a partial delta record can be completed.
+    m365_snapshot: dict = _json({})
+    created_by_sync: bool = False
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class EmployeeDepartment(SQLModel, table=True):
+    """Membership of an employee in a department, and who made it."""
+
+    employee_id: int = Field(foreign_key="employee.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True, index=True)
+    source: str = Field(default="manual", max_length=16)  # "manual" | "sync"
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync of a connection; its row is the live progress a page shows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    trigger: str = Field(default="manual", max_length=16)  # manual | schedule | cli
+    mode: str = Field(default="full", max_length=16)  # full | delta | dry_run
+    status: str = Field(default="queued", max_length=16)  # queued | running | succeeded | failed
+    phase: str = Field(default="", max_length=32)
+    done: int = 0
+    total: int | None = None
+    counts: dict = _json({})
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = _ts()
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class SyncDecision(SQLModel, table=True):
+    """What a run decided for one Microsoft 365 user (only when not "unchanged")."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="syncrun.id", index=True)
+    kind: str = Field(max_length=32)  # created, updated, linked, overwrote_manual, kept_manual, ...
+    m365_id: str = Field(default="", max_length=64)
+    email: str = Field(default="", max_length=320)
+    employee_id: int | None = Field(default=None, index=True)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    details: dict = _json({})
+    # For "removal_held": pending | approved | discarded.
+    resolution: str = Field(default="", max_length=16)
