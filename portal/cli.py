@@ -7,6 +7,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from portal import migrations
+from portal.cli_employees import employees_cli
+from portal.cli_org import org_cli
 
 
 def _config():
@@ -24,3 +26,5 @@ def init_db() -> None:
 def register(app: Flask) -> None:
     """Attach every command group to the app."""
     app.cli.add_command(init_db)
+    app.cli.add_command(org_cli)
+    app.cli.add_command(employees_cli)
