@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from portal import migrations
 from portal.cli_employees import employees_cli
+from portal.cli_m365 import m365_cli
 from portal.cli_org import org_cli
 
 
@@ -28,3 +29,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(init_db)
     app.cli.add_command(org_cli)
     app.cli.add_command(employees_cli)
+    app.cli.add_command(m365_cli)

@@ -25,7 +25,8 @@ def _ts(**kw: Any) -> Any:
 
 def _json(default: Any = None) -> Any:
     factory = (lambda: dict(default)) if isinstance(default, dict) else (lambda: list(default or []))
-    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+    # The column default too: the sync inserts through SQLAlchemy Core, which skips default_factory.
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False, default=factory))
 
 
 class Organization(SQLModel, table=True):
@@ -127,7 +128,11 @@ class Employee(SQLModel, table=True):
     synced_values: dict = _json({})
     # The Graph attributes last seen for this user, so a partial delta record can be completed.
     m365_snapshot: dict = _json({})
+    # The manager's Microsoft 365 id, so a renamed manager updates every report's signature.
+    manager_m365_id: str | None = Field(default=None, max_length=64, index=True)
     created_by_sync: bool = False
+    # The last full run that found this user in scope; older means "gone" at the end of a full run.
+    seen_in_run: int | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -173,3 +178,16 @@ class SyncDecision(SQLModel, table=True):
     details: dict = _json({})
     # For "removal_held": pending | approved | discarded.
     resolution: str = Field(default="", max_length=16)
+
+
+class GroupSnapshot(SQLModel, table=True):
+    """Members of a group an import rule names, as of the last finished run.
+
+    Users who join or leave such a group do not show up in /users/delta, so a
+    delta run compares the group's members now with this snapshot.
+    """
+
+    connection_id: int = Field(foreign_key="connection.id", primary_key=True)
+    group_id: str = Field(max_length=64, primary_key=True)
+    member_ids: list = _json([])
+    taken_at: datetime = _ts()

@@ -24,6 +24,7 @@ class LoggedRequest:
     query: str
     status: int
     surface: str  # "graph", "identity" or "control"
+    via: str = ""  # "$batch" for a request that arrived inside a JSON batch
 
 
 class RequestLog:
@@ -34,8 +35,8 @@ class RequestLog:
         self._lock = threading.Lock()
         self._limit = limit
 
-    def add(self, method: str, path: str, query: str, status: int, surface: str) -> None:
-        item = LoggedRequest(time.time(), method, path, query, status, surface)
+    def add(self, method: str, path: str, query: str, status: int, surface: str, via: str = "") -> None:
+        item = LoggedRequest(time.time(), method, path, query, status, surface, via)
         with self._lock:
             self._items.append(item)
             if len(self._items) > self._limit:
@@ -75,6 +76,9 @@ class SimulatorSettings:
     refresh_token_lifetime: int = 90 * 24 * 3600  # Entra: inactive refresh tokens expire after 90 days
     single_use_refresh_tokens: bool = False  # Entra keeps a redeemed RT valid; True makes rotation strict
     auth_code_lifetime: int = 600  # "Authorization codes are short lived, typically ~10 minutes"
+    # Graph side (simulator/graph*.py, tenant.py, faults.py)
+    delta_page_size: int = 200  # users per /users/delta page; Graph ignores $top there (see graph_delta.py)
+    delta_token_max_age: int = 7 * 24 * 3600  # directory delta tokens are valid for 7 days
 
 
 @dataclass

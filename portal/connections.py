@@ -1,0 +1,156 @@
+"""An organisation's Microsoft 365 connection: connect, configure, disconnect.
+
+One place for these, shared by the CLI, the portal views and the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection as DBConnection
+from sqlalchemy.engine import Engine
+
+from config import Config
+from portal.errors import SigsyncError
+from portal.m365.auth import TokenProvider
+from portal.m365.graph import GraphClient
+from portal.models import Connection, Employee, EmployeeDepartment, GroupSnapshot, Organization, utcnow
+from portal.sync.config import config_hash, default_config, export_config, parse_config
+
+log = logging.getLogger(__name__)
+
+
+class ConnectionProblem(SigsyncError):
+    """The connection cannot do what was asked; the message says why and what to do."""
+
+
+def live_connection(conn: DBConnection, organization_id: int) -> Connection:
+    """The organisation's connection that is not disconnected, or ConnectionProblem."""
+    row = conn.execute(
+        select(Connection.__table__)
+        .where(Connection.organization_id == organization_id, Connection.state != "disconnected")
+        .order_by(Connection.id.desc())
+    ).first()
+    if row is None:
+        raise ConnectionProblem("This organisation is not connected to Microsoft 365. Connect it first.")
+    return Connection.model_validate(row._asdict())
+
+
+def graph_for(config: Config, engine: Engine, connection: Connection, **client_options: Any) -> GraphClient:
+    """A Graph client whose token cache changes are saved (encrypted) on the connection row."""
+
+    def save_cache(blob: bytes) -> None:
+        with engine.begin() as conn:
+            conn.execute(update(Connection).where(Connection.id == connection.id).values(token_cache=blob))
+
+    return GraphClient(config, TokenProvider(config, connection, on_cache_changed=save_cache), **client_options)
+
+
+def connect_app_only(config: Config, engine: Engine, org: Organization, tenant_id: str,
+                     connected_by: str = "") -> Connection:
+    """Connect with application permissions (admin consent already granted in the tenant)."""
+    with engine.begin() as conn:
+        _refuse_second_connection(conn, org.id)
+    probe = Connection(organization_id=org.id, tenant_id=tenant_id.strip(), mode="app", token_cache=None)
+    with GraphClient(config, TokenProvider(config, probe)) as graph:
+        # Proves the consent covers reading users before anything is stored.
+        graph.get("/users", params={"$top": "1", "$select": "id"})
+    return _store_new(engine, org, tenant_id.strip(), "app", connected_by, probe.token_cache)
+
+
+def connect_delegated(engine: Engine, org: Organization, tenant_id: str, token_cache: bytes,
+                      connected_by: str) -> Connection:
+    """Store a connection made by an admin's sign-in (the portal's consent flow)."""
+    with engine.begin() as conn:
+        _refuse_second_connection(conn, org.id)
+    return _store_new(engine, org, tenant_id, "delegated", connected_by, token_cache)
+
+
+def _refuse_second_connection(conn: DBConnection, organization_id: int) -> None:
+    try:
+        live = live_connection(conn, organization_id)
+    except ConnectionProblem:
+        return
+    raise ConnectionProblem(f"Already connected to tenant {live.tenant_id}. Disconnect first.")
+
+
+def _store_new(engine: Engine, org: Organization, tenant_id: str, mode: str, connected_by: str,
+               token_cache: bytes | None) -> Connection:
+    cfg = default_config(org.timezone)
+    document = export_config(cfg)
+    with engine.begin() as conn:
+        conn.execute(
+            Connection.__table__.insert(),
+            {"organization_id": org.id, "tenant_id": tenant_id, "mode": mode, "state": "active",
+             "connected_by": connected_by, "connected_at": utcnow(), "token_cache": token_cache,
+             "settings": document["settings"], "mapping": document["mapping"],
+             "import_rules": document["import_rules"], "config_hash": config_hash(cfg), "last_error": ""},
+        )
+        log.info("Organisation %s connected to tenant %s (%s mode)", org.slug, tenant_id, mode)
+        return live_connection(conn, org.id)
+
+
+def export_connection_config(connection: Connection, timezone: str = "UTC") -> dict[str, Any]:
+    """The connection's settings, mapping and import rules as the documented JSON."""
+    cfg = parse_config(
+        {"settings": connection.settings, "mapping": connection.mapping, "import_rules": connection.import_rules},
+        default_timezone=timezone,
+    )
+    return export_config(cfg)
+
+
+def import_connection_config(engine: Engine, connection: Connection, text: str, timezone: str = "UTC") -> None:
+    """Replace the configuration with a JSON document; a bad document changes nothing."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ConnectionProblem(f"The file is not valid JSON: {exc.msg} at {where}") from None
+    cfg = parse_config(data, default_timezone=timezone)  # raises ConfigInvalid naming the bad key
+    document = export_config(cfg)
+    with engine.begin() as conn:
+        conn.execute(
+            update(Connection).where(Connection.id == connection.id).values(
+                settings=document["settings"], mapping=document["mapping"],
+                import_rules=document["import_rules"], config_hash=config_hash(cfg))
+        )
+
+
+def set_connection_paused(engine: Engine, connection: Connection, paused: bool) -> None:
+    """Pause or resume the sync of the whole connection."""
+    if connection.state not in ("active", "paused"):
+        raise ConnectionProblem(f"The connection is {connection.state}; only an active connection can be paused.")
+    with engine.begin() as conn:
+        conn.execute(update(Connection).where(Connection.id == connection.id)
+                     .values(state="paused" if paused else "active"))
+
+
+def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) -> dict[str, int]:
+    """End the connection; keep the synced employees as manual ones, or delete those the sync created."""
+    with engine.begin() as conn:
+        locked = conn.execute(
+            update(Connection)
+            .where(Connection.id == connection.id, Connection.lock_run_id.is_(None))
+            .values(state="disconnected", disconnected_at=utcnow(), token_cache=None, delta_link=None,
+                    delta_config_hash="")
+        ).rowcount
+        if not locked:
+            raise ConnectionProblem("A sync is running for this connection. Wait for it to finish, then disconnect.")
+        org_id = connection.organization_id
+        linked = Employee.organization_id == org_id, Employee.m365_id.is_not(None)
+        deleted = 0
+        if not keep_employees:
+            doomed = select(Employee.id).where(*linked, Employee.created_by_sync.is_(True))
+            conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(doomed)))
+            deleted = conn.execute(delete(Employee).where(*linked, Employee.created_by_sync.is_(True))).rowcount
+        unlinked = conn.execute(
+            update(Employee).where(*linked).values(
+                m365_id=None, source="manual", manager_m365_id=None, synced_values={}, m365_snapshot={},
+                updated_at=utcnow())
+        ).rowcount
+        conn.execute(delete(GroupSnapshot).where(GroupSnapshot.connection_id == connection.id))
+    log.info("Connection %s disconnected: %s employees deleted, %s kept as manual", connection.id, deleted, unlinked)
+    return {"deleted": deleted, "kept": unlinked}

@@ -1,0 +1,46 @@
+"""Job functions the worker runs (and the CLI calls in-process): ids in, engine calls out."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from config import Config
+from portal.connections import graph_for
+from portal.db import get_engine
+from portal.models import Connection, SyncRun
+from portal.sync.engine import Progress, create_run, run_sync
+
+# A 100,000-user first sync takes about a minute; a million users, much longer.
+SYNC_JOB_TIMEOUT = 6 * 3600
+
+
+def sync_job(run_id: int, config: Config | None = None, progress: Progress | None = None,
+             graph_options: dict | None = None) -> dict:
+    """Run a queued sync; returns the run's summary (also stored on the run row)."""
+    config = config or Config.from_env()
+    engine = get_engine(config.database_url)
+    with engine.begin() as conn:
+        connection_id = conn.execute(select(SyncRun.connection_id).where(SyncRun.id == run_id)).scalar_one()
+        row = conn.execute(select(Connection.__table__).where(Connection.id == connection_id)).one()
+    connection = Connection.model_validate(row._asdict())
+    with graph_for(config, engine, connection, **(graph_options or {})) as graph:
+        run = run_sync(engine, run_id, graph, progress)
+    return summary(run)
+
+
+def summary(run: SyncRun) -> dict:
+    """What a script needs to know about a run."""
+    return {"run_id": run.id, "status": run.status, "mode": run.mode, "counts": dict(run.counts or {}),
+            "error": run.error or None}
+
+
+
+def enqueue_sync(config: Config, connection_id: int, *, trigger: str = "manual", full: bool = False,
+                 dry_run: bool = False) -> int:
+    """Record a queued run and hand it to a worker; returns the run id."""
+    run_id = create_run(get_engine(config.database_url), connection_id, trigger=trigger, full=full, dry_run=dry_run)
+    queue = Queue(config.rq_queue, connection=Redis.from_url(config.redis_url))
+    queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=f"sync-run-{run_id}")
+    return run_id

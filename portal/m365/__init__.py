@@ -1,0 +1,1 @@
+"""Everything that talks to Microsoft: sign-in (auth), Graph reads (graph), typed errors (errors)."""

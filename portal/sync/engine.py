@@ -1,0 +1,609 @@
+"""The sync engine: Microsoft 365 users → Sigsync employees, one way.
+
+``run_sync`` streams /users/delta page by page, decides per user with the pure
+modules (rules, mapping, plan), and writes each page in one transaction. It
+never holds the tenant in memory and never writes to Microsoft 365.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection as DBConnection
+from sqlalchemy.engine import Engine
+
+from portal.employees.fields import EMPLOYEE_FIELDS
+from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
+from portal.models import Connection, Department, Employee, EmployeeDepartment, Organization, SyncRun, utcnow
+from portal.sync import groups as group_snapshots
+from portal.sync import lock, removals
+from portal.sync.config import (
+    SyncConfig,
+    config_hash,
+    graph_select,
+    manager_select,
+    member_of_groups,
+    needs_manager,
+    parse_config,
+)
+from portal.sync.groups import RuleGroups
+from portal.sync.managers import ManagerDirectory
+from portal.sync.mapping import Mapper
+from portal.sync.plan import EmployeeState, SeatAllocator, plan_user, removal_plan
+from portal.sync.rules import RuleSet
+from portal.sync.writer import (
+    Decision,
+    DepartmentCache,
+    EmployeeUpdate,
+    NewEmployee,
+    PageChanges,
+    apply_page,
+    insert_decisions,
+)
+
+log = logging.getLogger(__name__)
+
+EMPLOYEE_COLUMNS = frozenset(EMPLOYEE_FIELDS)
+
+Progress = Callable[[int, int | None, str], None]
+
+RUNNABLE_STATES = {
+    "paused": "The Microsoft 365 connection is paused. Resume it to sync.",
+    "needs_consent": "Microsoft 365 needs the admin's consent again. Reconnect to sync.",
+    "disconnected": "The Microsoft 365 connection was disconnected.",
+}
+
+
+class SyncRefused(RuntimeError):
+    """The connection cannot sync now; the message says why and what to do."""
+
+
+@dataclass
+class _Tally:
+    """Counts by decision kind, plus totals for the run row."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    done: int = 0
+
+    def add(self, decisions: Iterable[Decision]) -> None:
+        for d in decisions:
+            self.counts[d.kind] = self.counts.get(d.kind, 0) + 1
+
+
+def create_run(engine: Engine, connection_id: int, *, trigger: str = "manual", full: bool = False,
+               dry_run: bool = False) -> int:
+    """Record a queued run (the portal enqueues its id; the CLI runs it at once)."""
+    with engine.begin() as conn:
+        org_id = conn.execute(select(Connection.organization_id).where(Connection.id == connection_id)).scalar_one()
+        mode = "dry_run" if dry_run else ("full" if full else "auto")
+        return conn.execute(
+            SyncRun.__table__.insert().returning(SyncRun.id),
+            {"connection_id": connection_id, "organization_id": org_id, "trigger": trigger, "mode": mode,
+             "status": "queued", "phase": "queued", "done": 0, "counts": {}, "error": "", "created_at": utcnow()},
+        ).scalar_one()
+
+
+def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None = None) -> SyncRun:
+    """Run a queued sync to its end; the run row says how it went (also on failure)."""
+    with engine.begin() as conn:
+        run = _load(conn, SyncRun, run_id)
+        connection = _load(conn, Connection, run.connection_id)
+    refusal = RUNNABLE_STATES.get(connection.state)
+    if refusal:
+        _finish(engine, run_id, "failed", refusal)
+        raise SyncRefused(refusal)
+    try:
+        lock.acquire(engine, connection.id, run_id)
+    except lock.RunInProgress as exc:
+        _finish(engine, run_id, "failed", str(exc))
+        raise
+    try:
+        _Run(engine, run, connection, graph, progress).execute()
+    except ConsentRequired as exc:
+        _mark_connection(engine, connection.id, state="needs_consent", last_error=exc.admin_message)
+        _finish(engine, run_id, "failed", exc.admin_message)
+        raise
+    except M365Error as exc:
+        _mark_connection(engine, connection.id, last_error=exc.admin_message)
+        _finish(engine, run_id, "failed", exc.admin_message)
+        raise
+    except Exception as exc:
+        log.exception("Sync run %s failed", run_id)
+        _finish(engine, run_id, "failed", f"Internal error: {type(exc).__name__}. Nothing was lost; run again.")
+        raise
+    finally:
+        lock.release(engine, connection.id, run_id)
+    with engine.begin() as conn:
+        return _load(conn, SyncRun, run_id)
+
+
+class _Run:
+    """The state of one run: configuration, caches bounded by page size, tallies."""
+
+    PAGE_FLUSH = 1000  # users per write transaction when Graph pages are larger
+
+    def __init__(self, engine: Engine, run: SyncRun, connection: Connection, graph: Any,
+                 progress: Progress | None) -> None:
+        self.engine = engine
+        self.run = run
+        self.connection = connection
+        self.graph = graph
+        self.progress = progress or (lambda done, total, phase: None)
+        self.dry_run = run.mode == "dry_run"
+        self.tally = _Tally()
+        self.total: int | None = None
+        with engine.begin() as conn:
+            self.org = _load(conn, Organization, connection.organization_id)
+            self.linked_at_start = removals.linked_count(conn, self.org.id)
+            employees_now = conn.execute(
+                select(Employee.id).where(Employee.organization_id == self.org.id, Employee.status != "excluded")
+            ).all()
+        self.cfg: SyncConfig = parse_config(
+            {"settings": connection.settings, "mapping": connection.mapping, "import_rules": connection.import_rules},
+            default_timezone=self.org.timezone,
+        )
+        self.settings = self.cfg.settings
+        self.hash = config_hash(self.cfg)
+        # Delta has no $expand: selecting "manager" makes Graph name each user's manager (manager@delta).
+        self.select = graph_select(self.cfg) + (("manager",) if needs_manager(self.cfg) else ())
+        self.managers = ManagerDirectory(graph, self.org.id, manager_select(self.cfg), needs_manager(self.cfg))
+        self.changed_ids: set[str] = set()  # users whose stored Graph data changed: their reports follow
+        self.mode = "full"
+        self.mapper = Mapper(self.cfg.mapping)
+        self.rules = RuleSet(self.cfg.import_rules, self.settings)
+        self.departments = DepartmentCache(self.org.id)
+        seats_left = None if self.org.seats is None else max(0, self.org.seats - len(employees_now))
+        self.seats = SeatAllocator(seats_left)
+        self.pending_emails: set[str] = set()  # e-mails offered to the seat allocator this run
+        self.seen_dry: set[int] | None = set() if self.dry_run else None
+        self.removal_candidates: list[removals.Removal] = []
+        self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        mode = self.mode = self._choose_mode()
+        self._update_run(status="running", mode=mode, started_at=utcnow(), phase="groups")
+        self.groups = RuleGroups.fetch(self.graph, member_of_groups(self.cfg))
+        delta_link: str | None
+        if mode == "delta":
+            try:
+                delta_link = self._delta_round()
+            except DeltaExpired as exc:
+                log.info("Delta link of connection %s expired (%s); running a full sync", self.connection.id, exc)
+                mode = self.mode = "full"
+                self._update_run(mode=mode, phase="users")
+                self.processed_ids.clear()
+                delta_link = self._full_round()
+        else:
+            delta_link = self._full_round()
+        self._flush_seats()
+        self._refresh_reports()
+        held = self._removals(mode)
+        self._finish_ok(mode, delta_link, held)
+
+    def _choose_mode(self) -> str:
+        if self.dry_run:
+            return "dry_run"
+        c = self.connection
+        if self.run.mode == "full" or not c.delta_link or c.delta_config_hash != self.hash:
+            return "full"
+        return "delta"
+
+    def _full_round(self) -> str | None:
+        self.total = self._count_users()
+        self._update_run(phase="users", total=self.total)
+        delta_link = None
+        for page in self.graph.iter_delta("/users/delta", select=self.select):
+            self._process(page.users, full=True)
+            delta_link = page.delta_link or delta_link
+        return delta_link
+
+    def _delta_round(self) -> str | None:
+        self._update_run(phase="changes")
+        delta_link = None
+        removed_ids: list[tuple[str, str]] = []
+        for page in self.graph.iter_delta(self.connection.delta_link, select=None):
+            self._process(page.users, full=False)
+            removed_ids.extend(page.removed)
+            delta_link = page.delta_link or delta_link
+        self._collect_removed(removed_ids)
+        self._regroup_changed_members()
+        return delta_link
+
+    # -- one page of users --------------------------------------------------------------------
+
+    def _process(self, users: list[dict], *, full: bool) -> None:
+        for start in range(0, len(users), self.PAGE_FLUSH):
+            chunk = list({u["id"]: u for u in users[start:start + self.PAGE_FLUSH] if u.get("id")}.values())
+            with self.engine.begin() as conn:
+                changes = self._plan_chunk(conn, chunk, full=full)
+                self._write(conn, changes)
+            self.tally.done += len(chunk)
+            self._heartbeat()
+
+    def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool) -> PageChanges:
+        existing = _existing(conn, self.org.id, [u["id"] for u in users],
+                             [e for e in (self.mapper.email(u) for u in users) if e])
+        if not full:
+            # A delta record may carry only what changed: complete it with what was seen last time.
+            users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
+                     for u in users]
+            self.processed_ids.update(u["id"] for u in users)
+        managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))})
+        changes = PageChanges()
+        claimed: set[str] = set()  # e-mails taken by earlier users of this chunk
+        for user in users:
+            self._plan_one(changes, existing, user, managers, claimed)
+        return changes
+
+    def _plan_one(self, changes: PageChanges, existing: _Existing, user: dict, managers: dict[str, dict],
+                  claimed: set[str]) -> None:
+        uid = user["id"]
+        emp = existing.by_m365.get(uid)
+        email = self.mapper.email(user)
+        if email is None:
+            changes.decisions.append(Decision("skipped", uid, "", self.mapper.skip_reason(user) or ""))
+            if emp is not None:
+                self._mark_seen(changes, emp.state.id)  # odd data is no reason to remove someone
+            return
+        verdict = self.rules.evaluate(user, self.groups.of(uid))
+        if not verdict.imported:
+            self._out_of_scope(changes, uid, email, emp, verdict.reason)
+            return
+        if emp is None:
+            emp = existing.by_email.get(email)
+            if emp is not None and emp.state.m365_id not in (None, uid) and emp.state.status != "inactive":
+                changes.decisions.append(Decision(
+                    "conflict", uid, email, f"{email} already belongs to another Microsoft 365 user"))
+                return
+        if email in claimed:
+            changes.decisions.append(Decision(
+                "conflict", uid, email, f"{email} is used by another Microsoft 365 user in this sync"))
+            return
+        claimed.add(email)
+        manager_id = _manager_id(user)
+        enriched = {**user, "manager": managers.get(manager_id)} if manager_id else user
+        incoming = self.mapper.values(enriched)
+        state = emp.state if emp is not None else None
+        if state is not None and email != state.email:
+            owner = existing.by_email.get(email)
+            if owner is not None and owner.state.id != state.id:
+                changes.decisions.append(Decision(
+                    "conflict", uid, email, f"{email} already belongs to another employee; the address was kept"))
+                incoming["email"] = state.email
+        plan = plan_user(incoming, verdict.departments, state, self.settings, m365_id=uid)
+        employee_id = state.id if state is not None else None
+        decisions = [Decision(kind, uid, email, _reason(kind, verdict, plan), _details(kind, plan),
+                              employee_id=employee_id) for kind in plan.decisions]
+        if state is None:
+            if plan.action != "create":
+                changes.decisions.extend(decisions)
+                return
+            values = _columns(incoming)
+            values.update(source="m365", status="active", m365_id=uid, created_by_sync=True,
+                          synced_values=dict(plan.new_synced_values), m365_snapshot=_snapshot(user),
+                          manager_m365_id=manager_id, seen_in_run=self.run.id)
+            self._offer_new(changes, NewEmployee(values, tuple(plan.departments or ()), decisions), email, uid)
+            return
+        self._mark_seen(changes, state.id)
+        values: dict[str, Any] = {}
+        if plan.action == "update":
+            values.update(_columns({f: after for f, (_before, after) in plan.changes.items()}, state.values))
+            values["synced_values"] = dict(plan.new_synced_values)
+            if plan.status:
+                values["status"] = plan.status
+            if plan.link:
+                values.update(m365_id=uid, source="m365")
+        snapshot = _snapshot(user)
+        if plan.action != "skip" and snapshot != emp.snapshot:
+            values.update(m365_snapshot=snapshot, manager_m365_id=manager_id)
+            self.changed_ids.add(uid)
+        if values or decisions or plan.departments is not None:
+            changes.updates.append(EmployeeUpdate(state.id, values, plan.departments, decisions))
+
+    def _offer_new(self, changes: PageChanges, new: NewEmployee, email: str, uid: str) -> None:
+        if self.seats.unlimited:
+            changes.creates.append(new)
+            return
+        if email in self.pending_emails:
+            changes.decisions.append(Decision("conflict", uid, email, f"{email} is used by another Microsoft 365 user"))
+            return
+        self.pending_emails.add(email)
+        for _email, evicted in self.seats.offer(email, new):
+            self._seat_refused(changes, evicted)
+
+    def _seat_refused(self, changes: PageChanges, new: NewEmployee) -> None:
+        changes.decisions.append(Decision(
+            "seat_limit", new.values["m365_id"], new.values["email"],
+            f"the organisation's {self.org.seats} seats are taken; add seats to import this user"))
+
+    def _flush_seats(self) -> None:
+        if self.seats.unlimited:
+            return
+        winners = [payload for _email, payload in self.seats.winners()]
+        with self.engine.begin() as conn:
+            self._write(conn, PageChanges(creates=winners))
+
+    def _out_of_scope(self, changes: PageChanges, uid: str, email: str, emp: _Known | None, reason: str) -> None:
+        changes.decisions.append(Decision("out_of_scope", uid, email, reason,
+                                          employee_id=emp.state.id if emp else None))
+        # A full run finds these by what it did not see; a delta run must note them here.
+        if emp is not None and self.mode == "delta" and emp.state.status == "active":
+            self.removal_candidates.append(
+                removals.Removal(emp.state.id, uid, emp.state.email, f"left the import scope: {reason}"))
+
+    def _mark_seen(self, changes: PageChanges, employee_id: int) -> None:
+        if self.seen_dry is not None:
+            self.seen_dry.add(employee_id)
+        else:
+            changes.seen_employee_ids.append(employee_id)
+
+    def _write(self, conn: DBConnection, changes: PageChanges) -> None:
+        self.tally.add(changes.decisions)
+        for c in changes.creates:
+            self.tally.add(c.decisions)
+        for u in changes.updates:
+            self.tally.add(u.decisions)
+        if self.dry_run:
+            insert_decisions(conn, self.run.id, [
+                *changes.decisions, *(d for c in changes.creates for d in c.decisions),
+                *(d for u in changes.updates for d in u.decisions)])
+            return
+        try:
+            apply_page(conn, self.org.id, self.run.id, changes, self.departments)
+        except Exception:
+            self.departments.forget()
+            raise
+
+    # -- delta-only work ------------------------------------------------------------------------
+
+    def _collect_removed(self, removed: list[tuple[str, str]]) -> None:
+        """Linked employees whose user Graph reported as deleted become removal candidates."""
+        if not removed:
+            return
+        with self.engine.begin() as conn:
+            ids = [rid for rid, _reason in removed]
+            rows = conn.execute(
+                select(Employee.id, Employee.m365_id, Employee.email).where(
+                    Employee.organization_id == self.org.id, Employee.m365_id.in_(ids),
+                    Employee.status.in_(removals.REMOVABLE_STATUSES))
+            ).all()
+        why = dict(removed)
+        for emp_id, m365_id, email in rows:
+            reason = "deleted in Microsoft 365" + (" (restorable)" if why.get(m365_id) == "changed" else "")
+            self.removal_candidates.append(removals.Removal(emp_id, m365_id, email, reason))
+            self.processed_ids.add(m365_id)
+
+    def _regroup_changed_members(self) -> None:
+        """Re-evaluate users who joined or left a rule group without any change Graph would report."""
+        with self.engine.begin() as conn:
+            previous = group_snapshots.load_snapshot(conn, self.connection.id)
+        changed = sorted(self.groups.changed_since(previous) - self.processed_ids)
+        for start in range(0, len(changed), self.PAGE_FLUSH):
+            ids = changed[start:start + self.PAGE_FLUSH]
+            with self.engine.begin() as conn:
+                known = {r.m365_id: r.m365_snapshot for r in conn.execute(
+                    select(Employee.m365_id, Employee.m365_snapshot).where(
+                        Employee.organization_id == self.org.id, Employee.m365_id.in_(ids)))}
+            users = [snap for snap in known.values() if snap.get("id")]
+            users += self._fetch_users([i for i in ids if i not in known])
+            self._process(users, full=False)
+
+    def _refresh_reports(self) -> None:
+        """Employees whose manager's name or address changed in this run get the new values too."""
+        if not self.managers.enabled or not self.changed_ids:
+            return
+        self.managers.forget(self.changed_ids)
+        changed = sorted(self.changed_ids)
+        for start in range(0, len(changed), self.PAGE_FLUSH):
+            with self.engine.begin() as conn:
+                reports = [snap for (snap,) in conn.execute(
+                    select(Employee.m365_snapshot).where(
+                        Employee.organization_id == self.org.id, Employee.status == "active",
+                        Employee.manager_m365_id.in_(changed[start:start + self.PAGE_FLUSH])))
+                    if snap.get("id")]
+            # Their stored data is complete; planning them again changes only what the manager changed.
+            self._process(reports, full=False)
+
+    def _fetch_users(self, ids: list[str]) -> list[dict]:
+        if not ids:
+            return []
+        fields = ",".join(f for f in self.select if f != "manager")
+        expand = "&$expand=manager($select=id)" if self.managers.enabled else ""
+        answers = self.graph.batch_get([f"/users/{uid}?$select={fields}{expand}" for uid in ids])
+        return [a.body for a in answers.values() if a.status == 200 and isinstance(a.body, dict)]
+
+    # -- removals and the end ---------------------------------------------------------------
+
+    def _removals(self, mode: str) -> bool:
+        """Apply or hold removals; True when they were held."""
+        self._update_run(phase="removals")
+        with self.engine.begin() as conn:
+            if mode in ("full", "dry_run"):
+                candidates = list(removals.unseen_in_full_run(conn, self.org.id, self.run.id, self.seen_dry))
+            else:
+                candidates = list({r.employee_id: r for r in self.removal_candidates}.values())
+            if not candidates:
+                return False
+            verdict = removal_plan(len(candidates), self.linked_at_start, self.settings)
+            action = self.settings.removal
+            if verdict == "hold":
+                threshold = self.settings.removal_threshold
+                why = (f"{len(candidates)} removals exceed the threshold ({threshold.count} employees or "
+                       f"{threshold.percent:g} %); approve or discard them")
+                decisions = removals.hold(candidates, action, why)
+                insert_decisions(conn, self.run.id, decisions)
+            elif self.dry_run:
+                decisions = [Decision({"delete": "deleted", "deactivate": "deactivated"}.get(action, "unlinked"),
+                                      r.m365_id, r.email, r.reason, employee_id=r.employee_id) for r in candidates]
+                insert_decisions(conn, self.run.id, decisions)
+            else:
+                decisions = removals.apply(conn, candidates, action)
+                insert_decisions(conn, self.run.id, decisions)
+        self.tally.add(decisions)
+        return verdict == "hold"
+
+    def _finish_ok(self, mode: str, delta_link: str | None, held: bool) -> None:
+        with self.engine.begin() as conn:
+            if not self.dry_run:
+                values: dict[str, Any] = {"last_error": ""}
+                # Held removals must be found again by the next run, so it starts from scratch.
+                values["delta_link"] = None if held else delta_link
+                values["delta_config_hash"] = "" if held else self.hash
+                if mode == "full":
+                    values["last_full_run_at"] = utcnow()
+                conn.execute(update(Connection).where(Connection.id == self.connection.id).values(**values))
+                group_snapshots.save_snapshot(conn, self.connection.id, self.groups)
+            conn.execute(update(SyncRun).where(SyncRun.id == self.run.id).values(
+                status="succeeded", phase="done", done=self.tally.done, counts=self.tally.counts,
+                finished_at=utcnow(), heartbeat_at=utcnow()))
+        self.progress(self.tally.done, self.total, "done")
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _count_users(self) -> int | None:
+        try:
+            return self.graph.count_users()
+        except GraphError:
+            return None  # progress without a total is still progress
+
+    def _heartbeat(self) -> None:
+        if not lock.renew(self.engine, self.connection.id, self.run.id):
+            raise lock.RunInProgress("This run lost its lock to another run; stopping.")
+        self._update_run(done=self.tally.done, counts=self.tally.counts, heartbeat_at=utcnow())
+        self.progress(self.tally.done, self.total, "users")
+
+    def _update_run(self, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(SyncRun).where(SyncRun.id == self.run.id).values(**values))
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Known:
+    state: EmployeeState
+    snapshot: dict
+
+
+@dataclass
+class _Existing:
+    by_m365: dict[str, _Known]
+    by_email: dict[str, _Known]
+
+
+def _existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[str]) -> _Existing:
+    """The employees a chunk of users may touch, in one query (plus one for their departments)."""
+    table = Employee.__table__
+    rows = conn.execute(
+        select(table).where(table.c.organization_id == org_id,
+                            or_(table.c.m365_id.in_(ids), table.c.email.in_(emails)))
+    ).all()
+    emp_ids = [e.id for e in rows]
+    sync_depts: dict[int, set[str]] = {}
+    if emp_ids:
+        for emp_id, name in conn.execute(
+            select(EmployeeDepartment.employee_id, Department.name)
+            .join(Department, Department.id == EmployeeDepartment.department_id)
+            .where(EmployeeDepartment.employee_id.in_(emp_ids), EmployeeDepartment.source == "sync")
+        ):
+            sync_depts.setdefault(emp_id, set()).add(name)
+    by_m365: dict[str, _Known] = {}
+    by_email: dict[str, _Known] = {}
+    for e in rows:
+        known = _Known(_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}))
+        if e.m365_id:
+            by_m365[e.m365_id] = known
+        by_email[e.email] = known
+    return _Existing(by_m365, by_email)
+
+
+def _state(row: Any, sync_departments: frozenset[str]) -> EmployeeState:
+    values = {f: getattr(row, f) or "" for f in EMPLOYEE_FIELDS}
+    values.update({f"custom.{k}": str(v) for k, v in (row.custom or {}).items()})
+    return EmployeeState(
+        id=row.id, email=row.email, values=values, synced_values=dict(row.synced_values or {}),
+        status=row.status, source=row.source, m365_id=row.m365_id, departments_from_sync=sync_departments,
+    )
+
+
+def _columns(values: dict[str, str], current: dict[str, str] | None = None) -> dict[str, Any]:
+    """Field values → Employee columns; ``custom.<key>`` fields go into the ``custom`` JSON column."""
+    columns: dict[str, Any] = {}
+    custom: dict[str, str] | None = None
+    for name, value in values.items():
+        if name.startswith("custom."):
+            if custom is None:
+                custom = {k[7:]: v for k, v in (current or {}).items() if k.startswith("custom.")}
+            custom[name[7:]] = value
+        elif name in EMPLOYEE_COLUMNS:
+            columns[name] = value
+    if custom is not None:
+        columns["custom"] = {k: v for k, v in custom.items() if v != ""}
+    return columns
+
+
+def _snapshot(user: dict) -> dict:
+    """The Graph attributes worth keeping to complete a later partial delta record."""
+    return {k: v for k, v in user.items() if not k.startswith("@") and "@" not in k or k == "manager@delta"}
+
+
+def _manager_id(user: dict) -> str | None:
+    """The manager's id: from manager@delta (delta rounds) or an expanded manager (single reads)."""
+    if "manager@delta" in user:
+        for item in user.get("manager@delta") or ():
+            if isinstance(item, dict) and item.get("id") and "@removed" not in item:
+                return str(item["id"])
+        return None
+    manager = user.get("manager")
+    if isinstance(manager, dict) and manager.get("id"):
+        return str(manager["id"])
+    return None
+
+
+def _reason(kind: str, verdict: Any, plan: Any) -> str:
+    if kind in ("created", "linked", "reactivated"):
+        return verdict.reason
+    if kind == "skipped":
+        return plan.reason
+    if kind in ("paused", "excluded"):
+        return f"the employee is {kind}; Microsoft 365 has changes that were not applied"
+    return ""
+
+
+def _details(kind: str, plan: Any) -> dict:
+    pairs = {
+        "updated": plan.changes,
+        "paused": plan.pending,
+        "excluded": plan.pending,
+        "overwrote_manual": plan.manual_overwritten,
+        "kept_manual": plan.manual_kept,
+    }.get(kind)
+    if pairs is None:
+        return {}
+    key = {"updated": ("before", "after"), "paused": ("synced", "m365"), "excluded": ("synced", "m365")}.get(
+        kind, ("manual", "m365"))
+    return {"fields": {f: {key[0]: a, key[1]: b} for f, (a, b) in sorted(pairs.items())}}
+
+
+def _load(conn: DBConnection, model: type, row_id: int) -> Any:
+    row = conn.execute(select(model.__table__).where(model.__table__.c.id == row_id)).first()
+    if row is None:
+        raise LookupError(f"{model.__name__} {row_id} does not exist")
+    return model.model_validate(row._asdict()) if hasattr(model, "model_validate") else model(**row._asdict())
+
+
+def _finish(engine: Engine, run_id: int, status: str, error: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(SyncRun).where(SyncRun.id == run_id).values(
+            status=status, error=error, phase="done", finished_at=utcnow()))
+
+
+def _mark_connection(engine: Engine, connection_id: int, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Connection).where(Connection.id == connection_id).values(**values))

@@ -1,0 +1,58 @@
+"""One run per connection at a time, enforced by the database.
+
+The lock is a compare-and-set on the connection row, so it holds across many
+workers on many machines; it expires, so a killed worker cannot block syncs for
+ever — a live run renews it with every heartbeat.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+
+from portal.models import Connection, utcnow
+
+LOCK_TTL = timedelta(minutes=10)
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds this connection's lock."""
+
+    admin_message = "A sync for this connection is already running. Wait for it to finish."
+
+
+def acquire(engine: Engine, connection_id: int, run_id: int) -> None:
+    """Take the connection's run lock for ``run_id`` or raise RunInProgress."""
+    now = utcnow()
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .where(or_(Connection.lock_run_id.is_(None), Connection.lock_expires_at < now))
+            .values(lock_run_id=run_id, lock_expires_at=now + LOCK_TTL)
+        ).rowcount
+    if taken != 1:
+        raise RunInProgress(RunInProgress.admin_message)
+
+
+def renew(engine: Engine, connection_id: int, run_id: int) -> bool:
+    """Extend the lock; False when it was lost (expired and taken by another run)."""
+    with engine.begin() as conn:
+        renewed = conn.execute(
+            update(Connection)
+            .where(Connection.id == connection_id, Connection.lock_run_id == run_id)
+            .values(lock_expires_at=utcnow() + LOCK_TTL)
+        ).rowcount
+    return renewed == 1
+
+
+def release(engine: Engine, connection_id: int, run_id: int) -> None:
+    """Give the lock back (only if we still hold it)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Connection)
+            .where(Connection.id == connection_id, Connection.lock_run_id == run_id)
+            .values(lock_run_id=None, lock_expires_at=None)
+        )

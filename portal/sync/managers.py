@@ -1,0 +1,63 @@
+"""Managers' attributes (``manager.displayName`` …) for the users of a chunk, resolved in bulk.
+
+/users/delta names a user's manager only by id (``manager@delta``), so the
+attributes come from the manager's own employee row when there is one (one
+query per chunk), else from Graph in ``$batch`` requests of twenty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection as DBConnection
+
+from portal.models import Employee
+
+CACHE_LIMIT = 5_000  # keeps memory flat on huge tenants; a miss costs one DB lookup
+
+
+class ManagerDirectory:
+    """Manager id → the manager attributes the mapping reads, for one run."""
+
+    def __init__(self, graph: Any, organization_id: int, select_fields: tuple[str, ...], enabled: bool) -> None:
+        self.graph = graph
+        self.organization_id = organization_id
+        self.fields = select_fields
+        self.enabled = enabled
+        self._cache: dict[str, dict] = {}
+
+    def resolve(self, conn: DBConnection, ids: set[str]) -> dict[str, dict]:
+        """Attributes for each id that exists (unknown managers are left out)."""
+        if not self.enabled or not ids:
+            return {}
+        found = {i: self._cache[i] for i in ids if i in self._cache}
+        missing = ids - found.keys()
+        if missing:
+            rows = conn.execute(
+                select(Employee.m365_id, Employee.m365_snapshot).where(
+                    Employee.organization_id == self.organization_id, Employee.m365_id.in_(sorted(missing)))
+            )
+            for m365_id, snapshot in rows:
+                found[m365_id] = self._pick(snapshot or {})
+            missing -= found.keys()
+        if missing:
+            found.update(self._from_graph(sorted(missing)))
+        if len(self._cache) > CACHE_LIMIT:
+            self._cache.clear()
+        self._cache.update(found)
+        return found
+
+    def forget(self, ids: Iterable[str]) -> None:
+        """Drop cached managers whose data this run has just changed."""
+        for i in ids:
+            self._cache.pop(i, None)
+
+    def _from_graph(self, ids: list[str]) -> dict[str, dict]:
+        fields = ",".join(self.fields)
+        answers = self.graph.batch_get({i: f"/users/{i}?$select={fields}" for i in ids})
+        return {i: self._pick(a.body) for i, a in answers.items() if a.status == 200 and isinstance(a.body, dict)}
+
+    def _pick(self, user: dict) -> dict:
+        return {k: user.get(k) for k in self.fields}

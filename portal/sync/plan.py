@@ -1,0 +1,278 @@
+"""What the sync does with one imported Microsoft 365 user, given the employee it matched (or none).
+
+The engine maps the user (``Mapper.values``), judges it (``RuleSet.evaluate``), finds the employee by
+``m365_id`` and then by e-mail, and asks ``plan_user`` what to write. Nothing here touches the database.
+
+Employee-level rules (decision kinds in brackets; "unchanged" records no decision):
+
+=================================================  ==========================================================
+existing employee                                  outcome
+=================================================  ==========================================================
+none, ``import_new_users`` on                      create with every mapped value and the rules'
+                                                   departments [created]
+none, ``import_new_users`` off                     skip, reason "import of new users is off" [skipped]
+excluded / paused                                  write nothing; [excluded] / [paused] only while Graph
+                                                   differs from the synced values, so quiet runs stay quiet
+inactive (deactivated when its user vanished)      status back to active [reactivated] + field policy
+matched by e-mail, not linked to this user         link: m365_id set, source m365 [linked] + field policy;
+                                                   a manual employee counts as never synced (s = {})
+linked and active                                  field policy
+=================================================  ==========================================================
+
+Field policy for every mapped field F: incoming m, current c, last synced s. F was typed by hand
+(*manual*) when c != s, or, with no synced value, when c != "".
+
+=====================================  =================================  ==============================
+case                                   write                              decision
+=====================================  =================================  ==============================
+m == "" and empty_values == "keep"     nothing; s stays as it was          -
+c == m                                 nothing                             -
+overwrite_manual on                    m                                   overwrote_manual if manual,
+                                                                           else updated
+overwrite_manual off, m == s           nothing (Graph unchanged)           -
+overwrite_manual off, m != s, manual   nothing: the hand-typed c stays     kept_manual (c, m)
+overwrite_manual off, m != s           m                                   updated
+=====================================  =================================  ==============================
+
+The new synced value of F is m in every row but the first, so planning the same user again over the
+result yields no decisions. ``email`` is the matching key and always follows Graph.
+
+Departments: on create, on link, and on every run with ``department_sync == "always"``, the employee's
+sync-sourced departments become the rules' departments (``None`` when they are already equal, compared
+case-insensitively). Departments an admin assigned by hand are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from portal.sync.config import SyncSettings
+from portal.sync.seats import SeatAllocator
+
+__all__ = ["EmployeeState", "Plan", "SeatAllocator", "apply_plan", "plan_user", "removal_plan"]
+
+CREATED = "created"
+UPDATED = "updated"
+LINKED = "linked"
+OVERWROTE_MANUAL = "overwrote_manual"
+KEPT_MANUAL = "kept_manual"
+PAUSED = "paused"
+EXCLUDED = "excluded"
+REACTIVATED = "reactivated"
+SKIPPED = "skipped"
+IMPORT_OFF = "import of new users is off"
+
+Changes = dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class EmployeeState:
+    """The part of an employee row the plan needs; ``values`` and ``synced_values`` include ``custom.*``."""
+
+    id: int | None
+    email: str
+    values: Mapping[str, str]
+    synced_values: Mapping[str, str]
+    status: str = "active"  # active | paused | excluded | inactive
+    source: str = "m365"  # m365 | manual
+    m365_id: str | None = None
+    departments_from_sync: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to write for one user, and the decisions to record (empty: unchanged)."""
+
+    action: str  # create | update | skip | none
+    changes: Changes = field(default_factory=dict)  # field -> (before, after); "email" is the address
+    new_synced_values: Mapping[str, str] = field(default_factory=dict)
+    manual_overwritten: Changes = field(default_factory=dict)  # field -> (hand-typed, Microsoft 365)
+    manual_kept: Changes = field(default_factory=dict)  # field -> (hand-typed, Microsoft 365)
+    departments: tuple[str, ...] | None = None  # the sync-sourced departments; None: leave as is
+    decisions: tuple[str, ...] = ()
+    status: str | None = None  # new status; None: leave as is
+    link: bool = False  # set m365_id to this user and source to "m365"
+    reason: str = ""  # why a user was skipped
+    pending: Changes = field(default_factory=dict)  # paused/excluded: field -> (synced, Microsoft 365), unwritten
+
+
+def plan_user(
+    incoming: Mapping[str, str],
+    departments: tuple[str, ...],
+    existing: EmployeeState | None,
+    settings: SyncSettings,
+    m365_id: str | None = None,
+) -> Plan:
+    """Decide what to write for one imported user: ``incoming`` is ``Mapper.values``, ``departments`` the verdict's.
+
+    The employee is (re)linked when it is linked to no user, or, if ``m365_id`` is given, to another one.
+    """
+    if existing is None:
+        return _plan_new(incoming, departments, settings)
+    if existing.status in (PAUSED, EXCLUDED):
+        return _plan_held(incoming, existing, settings)
+    link = existing.m365_id is None or (m365_id is not None and existing.m365_id != m365_id)
+    # A hand-made employee was never synced: every non-empty value in it was typed by hand.
+    synced = {} if link and existing.source == "manual" else existing.synced_values
+    policy = _FieldPolicy(incoming, existing, synced, settings)
+    decisions = []
+    if link:
+        decisions.append(LINKED)
+    status = None
+    if existing.status == "inactive":
+        status = "active"
+        decisions.append(REACTIVATED)
+    new_departments = None
+    if settings.department_sync == "always" or link:
+        if _folded(departments) != _folded(existing.departments_from_sync):
+            new_departments = tuple(departments)
+    if policy.updated or new_departments is not None:
+        decisions.append(UPDATED)
+    if policy.overwritten:
+        decisions.append(OVERWROTE_MANUAL)
+    if policy.kept:
+        decisions.append(KEPT_MANUAL)
+    write = bool(policy.changes) or policy.synced_changed or new_departments is not None or link or status
+    return Plan(
+        action="update" if write else "none",
+        changes=policy.changes,
+        new_synced_values=policy.synced,
+        manual_overwritten=policy.overwritten,
+        manual_kept=policy.kept,
+        departments=new_departments,
+        decisions=tuple(decisions),
+        status=status,
+        link=link,
+    )
+
+
+def _plan_new(incoming: Mapping[str, str], departments: tuple[str, ...], settings: SyncSettings) -> Plan:
+    if not settings.import_new_users:
+        return Plan(action="skip", decisions=(SKIPPED,), reason=IMPORT_OFF)
+    return Plan(
+        action="create",
+        changes={name: ("", value) for name, value in incoming.items() if value},
+        new_synced_values=dict(incoming),
+        departments=tuple(departments),
+        decisions=(CREATED,),
+        status="active",
+        link=True,
+    )
+
+
+def _plan_held(incoming: Mapping[str, str], existing: EmployeeState, settings: SyncSettings) -> Plan:
+    """Paused and excluded employees are frozen: only say so when Microsoft 365 has something new."""
+    keep_empty = settings.empty_values == "keep"
+    synced = existing.synced_values
+    pending = {
+        name: (synced.get(name, ""), value)
+        for name, value in incoming.items()
+        if value != synced.get(name, "") and not (keep_empty and not value)
+    }
+    if not pending:
+        return Plan(action="none", new_synced_values=synced)
+    return Plan(action="skip", new_synced_values=synced, decisions=(existing.status,), pending=pending)
+
+
+class _FieldPolicy:
+    """The field-by-field comparison of incoming, current and last-synced values (see the module table)."""
+
+    __slots__ = ("changes", "overwritten", "kept", "updated", "synced", "synced_changed")
+
+    def __init__(
+        self, incoming: Mapping[str, str], existing: EmployeeState, synced: Mapping[str, str], settings: SyncSettings
+    ) -> None:
+        keep_empty = settings.empty_values == "keep"
+        overwrite = settings.overwrite_manual
+        current = existing.values
+        self.changes: Changes = {}
+        self.overwritten: Changes = {}
+        self.kept: Changes = {}
+        self.updated = False
+        new_synced: dict[str, str] | None = None
+        for name, value in incoming.items():
+            if name == "email":
+                now, manual = existing.email, False  # the matching key always follows Microsoft 365
+                if not value:
+                    continue
+            elif keep_empty and not value:
+                continue  # Microsoft 365 emptied it: keep what the employee has, and its synced value
+            else:
+                now = current.get(name, "")
+            last = synced.get(name)
+            if last != value:
+                if new_synced is None:
+                    new_synced = dict(synced)
+                new_synced[name] = value
+            if now == value:
+                continue
+            if name != "email":
+                manual = now != last if last is not None else now != ""
+            if overwrite or not manual:
+                # Not manual means now == last, so with overwrite off this is exactly "Graph changed".
+                self.changes[name] = (now, value)
+                if manual:
+                    self.overwritten[name] = (now, value)
+                else:
+                    self.updated = True
+            elif last != value:
+                self.kept[name] = (now, value)
+        self.synced_changed = new_synced is not None or synced is not existing.synced_values
+        self.synced: Mapping[str, str] = new_synced if new_synced is not None else synced
+
+
+def _folded(names: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    return frozenset(name.casefold() for name in names)
+
+
+def apply_plan(existing: EmployeeState | None, plan: Plan, m365_id: str) -> EmployeeState | None:
+    """The employee as it is after the engine carried out ``plan`` (the reference for what "apply" means)."""
+    if plan.action == "create":
+        values = {name: after for name, (_, after) in plan.changes.items() if name != "email"}
+        return EmployeeState(
+            id=None,
+            email=plan.changes.get("email", ("", ""))[1],
+            values=values,
+            synced_values=dict(plan.new_synced_values),
+            status="active",
+            source="m365",
+            m365_id=m365_id,
+            departments_from_sync=frozenset(plan.departments or ()),
+        )
+    if existing is None or plan.action != "update":
+        return existing
+    values = dict(existing.values)
+    values.update((name, after) for name, (_, after) in plan.changes.items() if name != "email")
+    return EmployeeState(
+        id=existing.id,
+        email=plan.changes["email"][1] if "email" in plan.changes else existing.email,
+        values=values,
+        synced_values=dict(plan.new_synced_values),
+        status=plan.status or existing.status,
+        source="m365" if plan.link else existing.source,
+        m365_id=m365_id if plan.link else existing.m365_id,
+        departments_from_sync=(
+            frozenset(plan.departments) if plan.departments is not None else existing.departments_from_sync
+        ),
+    )
+
+
+def removal_plan(candidate_count: int, connection_employee_count: int, settings: SyncSettings) -> str:
+    """Answer "hold" when removing this many employees needs an admin's approval, else "apply".
+
+    Held when the count exceeds ``removal_threshold.count`` OR exceeds ``percent`` % of the connection's
+    employees (counted before the removal, candidates included). No candidates: "apply" (nothing to do),
+    which also covers a connection with 0 employees, where any percentage would otherwise be exceeded.
+    More candidates than employees cannot happen in a sound run; it is held to be safe. On small
+    connections the percentage bites first: at 10 %, one removal among 9 employees is held.
+    """
+    if candidate_count <= 0:
+        return "apply"
+    threshold = settings.removal_threshold
+    if candidate_count > threshold.count or candidate_count > connection_employee_count:
+        return "hold"
+    # Integer-safe form of count > percent% of employees.
+    if candidate_count * 100 > threshold.percent * connection_employee_count:
+        return "hold"
+    return "apply"

@@ -1,0 +1,140 @@
+"""Employees whose Microsoft 365 user is gone: deleted, or out of the import scope.
+
+A run applies removals only below the connection's threshold; above it they are
+held, listed as "removal_held" decisions, until an admin approves or discards them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection as DBConnection
+
+from portal.models import Employee, EmployeeDepartment, SyncDecision, SyncRun, utcnow
+from portal.sync.writer import Decision, insert_decisions
+
+# Employees the sync may remove: linked, and neither paused nor excluded nor already inactive.
+REMOVABLE_STATUSES = ("active",)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One employee to remove, and why ("deleted in Microsoft 365", "left the import scope: …")."""
+
+    employee_id: int
+    m365_id: str
+    email: str
+    reason: str
+
+
+def linked_count(conn: DBConnection, organization_id: int) -> int:
+    """Employees currently kept in sync with a Microsoft 365 user (the threshold's 100 %)."""
+    return conn.execute(
+        select(func.count()).select_from(Employee).where(
+            Employee.organization_id == organization_id, Employee.m365_id.is_not(None)
+        )
+    ).scalar_one()
+
+
+def unseen_in_full_run(conn: DBConnection, organization_id: int, run_id: int, seen: set[int] | None = None):
+    """Linked employees a full run did not find in scope (``seen`` replaces the column in a dry run)."""
+    stmt = select(Employee.id, Employee.m365_id, Employee.email, Employee.seen_in_run).where(
+        Employee.organization_id == organization_id,
+        Employee.m365_id.is_not(None),
+        Employee.status.in_(REMOVABLE_STATUSES),
+    )
+    for emp_id, m365_id, email, seen_in_run in conn.execute(stmt):
+        found = (emp_id in seen) if seen is not None else seen_in_run == run_id
+        if not found:
+            yield Removal(emp_id, m365_id, email, "not found in Microsoft 365 or outside the import rules")
+
+
+def apply(conn: DBConnection, removals: list[Removal], action: str) -> list[Decision]:
+    """Carry out ``action`` (delete | deactivate | keep) and return the decisions to record."""
+    if not removals:
+        return []
+    ids = [r.employee_id for r in removals]
+    created_by_sync = dict(
+        conn.execute(select(Employee.id, Employee.created_by_sync).where(Employee.id.in_(ids))).tuples()
+    )
+    # Deleting an employee that an admin made by hand would lose typed data: such employees are
+    # deactivated instead, even when the setting says "delete".
+    to_delete = [r for r in removals if action == "delete" and created_by_sync.get(r.employee_id)]
+    to_deactivate = [r for r in removals if r not in to_delete and action in ("delete", "deactivate")]
+    to_unlink = [r for r in removals if action == "keep"]
+    decisions: list[Decision] = []
+    if to_delete:
+        del_ids = [r.employee_id for r in to_delete]
+        conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(del_ids)))
+        conn.execute(delete(Employee).where(Employee.id.in_(del_ids)))
+        decisions += [Decision("deleted", r.m365_id, r.email, r.reason) for r in to_delete]
+    if to_deactivate:
+        conn.execute(
+            update(Employee)
+            .where(Employee.id.in_([r.employee_id for r in to_deactivate]))
+            .values(status="inactive", updated_at=utcnow())
+        )
+        decisions += [
+            Decision("deactivated", r.m365_id, r.email, r.reason if action == "deactivate"
+                     else r.reason + "; created by hand before the sync, so deactivated instead of deleted",
+                     employee_id=r.employee_id)
+            for r in to_deactivate
+        ]
+    if to_unlink:
+        conn.execute(
+            update(Employee)
+            .where(Employee.id.in_([r.employee_id for r in to_unlink]))
+            .values(m365_id=None, source="manual", manager_m365_id=None, updated_at=utcnow())
+        )
+        decisions += [
+            Decision("unlinked", r.m365_id, r.email, r.reason + "; kept as a manual employee",
+                     employee_id=r.employee_id)
+            for r in to_unlink
+        ]
+    return decisions
+
+
+def hold(removals: list[Removal], action: str, why: str) -> list[Decision]:
+    """Decisions that park removals until an admin approves or discards them."""
+    return [
+        Decision("removal_held", r.m365_id, r.email, f"{r.reason}; {why}", {"action": action},
+                 employee_id=r.employee_id, resolution="pending")
+        for r in removals
+    ]
+
+
+class NothingToResolve(LookupError):
+    """The run has no pending held removals."""
+
+
+def resolve_held(conn: DBConnection, run: SyncRun, approve: bool, action: str) -> list[Decision]:
+    """Approve (apply now) or discard a run's held removals; returns what approval applied."""
+    held = conn.execute(
+        select(SyncDecision.id, SyncDecision.employee_id, SyncDecision.m365_id, SyncDecision.email,
+               SyncDecision.reason, SyncDecision.details)
+        .where(SyncDecision.run_id == run.id, SyncDecision.kind == "removal_held",
+               SyncDecision.resolution == "pending")
+    ).all()
+    if not held:
+        raise NothingToResolve(f"Run {run.id} has no removals waiting for approval.")
+    conn.execute(
+        update(SyncDecision)
+        .where(SyncDecision.id.in_([h.id for h in held]))
+        .values(resolution="approved" if approve else "discarded")
+    )
+    if not approve:
+        return []
+    # Only employees still linked to the same user and still removable: things may have moved on.
+    still = set(
+        conn.execute(
+            select(Employee.id, Employee.m365_id).where(
+                Employee.id.in_([h.employee_id for h in held]), Employee.status.in_(REMOVABLE_STATUSES)
+            )
+        ).tuples()
+    )
+    removals = [Removal(h.employee_id, h.m365_id, h.email, h.reason.split("; ")[0])
+                for h in held if (h.employee_id, h.m365_id) in still]
+    decisions = apply(conn, removals, (held[0].details or {}).get("action", action))
+    insert_decisions(conn, run.id, decisions)
+    return decisions

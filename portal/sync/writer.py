@@ -1,0 +1,188 @@
+"""Batched writes for one page of a run: a handful of statements, never one per user.
+
+The engine collects what a page decided in a ``PageChanges`` and hands it here;
+everything for the page is written in one transaction, so a run that dies half
+way keeps every page it finished and loses none of them half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection as DBConnection
+
+from portal.models import Department, Employee, EmployeeDepartment, SyncDecision, utcnow
+
+
+@dataclass
+class Decision:
+    """One decision row before it has an employee id."""
+
+    kind: str
+    m365_id: str = ""
+    email: str = ""
+    reason: str = ""
+    details: dict = field(default_factory=dict)
+    employee_id: int | None = None
+    resolution: str = ""
+
+
+@dataclass
+class NewEmployee:
+    """An employee the sync creates: its column values and sync departments."""
+
+    values: dict[str, Any]
+    departments: tuple[str, ...]
+    decisions: list[Decision]
+
+
+@dataclass
+class EmployeeUpdate:
+    """Columns to change on one existing employee; ``departments`` None leaves them alone."""
+
+    employee_id: int
+    values: dict[str, Any]
+    departments: tuple[str, ...] | None
+    decisions: list[Decision]
+
+
+@dataclass
+class PageChanges:
+    """Everything one page (or one phase) of a run will write."""
+
+    creates: list[NewEmployee] = field(default_factory=list)
+    updates: list[EmployeeUpdate] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    seen_employee_ids: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.creates or self.updates or self.decisions or self.seen_employee_ids)
+
+
+class DepartmentCache:
+    """Department name → id for one organisation, creating sync departments on demand."""
+
+    def __init__(self, organization_id: int) -> None:
+        self.organization_id = organization_id
+        self._ids: dict[str, int] | None = None
+
+    def ids_for(self, conn: DBConnection, names: set[str]) -> dict[str, int]:
+        if self._ids is None:
+            rows = conn.execute(
+                select(Department.name, Department.id).where(Department.organization_id == self.organization_id)
+            )
+            self._ids = {name.casefold(): dep_id for name, dep_id in rows}
+        missing = sorted({n for n in names if n.casefold() not in self._ids})
+        if missing:
+            now = utcnow()
+            created = conn.execute(
+                insert(Department).returning(Department.name, Department.id),
+                [{"organization_id": self.organization_id, "name": n, "source": "sync", "created_at": now}
+                 for n in missing],
+            )
+            for name, dep_id in created:
+                self._ids[name.casefold()] = dep_id
+        return {n: self._ids[n.casefold()] for n in names}
+
+    def forget(self) -> None:
+        """Drop the cache (after a rollback, ids created in it may not exist)."""
+        self._ids = None
+
+
+def apply_page(
+    conn: DBConnection, organization_id: int, run_id: int, changes: PageChanges, departments: DepartmentCache
+) -> None:
+    """Write one page's changes; the caller owns the transaction."""
+    now = utcnow()
+    decisions = list(changes.decisions)
+    dept_links: list[tuple[int, tuple[str, ...]]] = []
+
+    if changes.creates:
+        rows = [{**c.values, "organization_id": organization_id, "created_at": now, "updated_at": now}
+                for c in changes.creates]
+        created = conn.execute(insert(Employee).returning(Employee.id, Employee.email), rows)
+        ids_by_email = {email: emp_id for emp_id, email in created}
+        for c in changes.creates:
+            emp_id = ids_by_email[c.values["email"]]
+            dept_links.append((emp_id, c.departments))
+            for d in c.decisions:
+                d.employee_id = emp_id
+            decisions.extend(c.decisions)
+
+    _apply_updates(conn, changes.updates, now)
+    for u in changes.updates:
+        if u.departments is not None:
+            dept_links.append((u.employee_id, u.departments))
+        decisions.extend(u.decisions)
+
+    if changes.seen_employee_ids:
+        conn.execute(
+            update(Employee).where(Employee.id.in_(changes.seen_employee_ids)).values(seen_in_run=run_id)
+        )
+    _replace_sync_departments(conn, dept_links, departments)
+    insert_decisions(conn, run_id, decisions)
+
+
+def _apply_updates(conn: DBConnection, updates: list[EmployeeUpdate], now) -> None:
+    # executemany needs one shape per statement: group the updates by the columns they touch.
+    by_shape: dict[tuple[str, ...], list[dict]] = {}
+    for u in updates:
+        if not u.values:
+            continue
+        shape = tuple(sorted(u.values))
+        by_shape.setdefault(shape, []).append({"_id": u.employee_id, **u.values, "updated_at": now})
+    for shape, rows in by_shape.items():
+        stmt = (
+            update(Employee.__table__)
+            .where(Employee.__table__.c.id == bindparam("_id"))
+            .values({col: bindparam(col) for col in (*shape, "updated_at")})
+        )
+        conn.execute(stmt, rows)
+
+
+def _replace_sync_departments(
+    conn: DBConnection, links: list[tuple[int, tuple[str, ...]]], departments: DepartmentCache
+) -> None:
+    """Make each employee's sync-made department links exactly the given names; manual links stay."""
+    if not links:
+        return
+    employee_ids = [emp_id for emp_id, _ in links]
+    conn.execute(
+        delete(EmployeeDepartment).where(
+            and_(EmployeeDepartment.employee_id.in_(employee_ids), EmployeeDepartment.source == "sync")
+        )
+    )
+    names = {n for _, ns in links for n in ns}
+    if not names:
+        return
+    ids = departments.ids_for(conn, names)
+    manual = set(
+        conn.execute(
+            select(EmployeeDepartment.employee_id, EmployeeDepartment.department_id).where(
+                EmployeeDepartment.employee_id.in_(employee_ids)
+            )
+        ).tuples()
+    )
+    rows = []
+    for emp_id, dept_names in links:
+        for dep_id in dict.fromkeys(ids[n] for n in dept_names):
+            if (emp_id, dep_id) not in manual:
+                rows.append({"employee_id": emp_id, "department_id": dep_id, "source": "sync"})
+    if rows:
+        conn.execute(insert(EmployeeDepartment), rows)
+
+
+def insert_decisions(conn: DBConnection, run_id: int, decisions: list[Decision]) -> None:
+    """Bulk-insert decision rows for a run."""
+    if not decisions:
+        return
+    conn.execute(
+        insert(SyncDecision),
+        [
+            {"run_id": run_id, "kind": d.kind, "m365_id": d.m365_id, "email": d.email, "reason": d.reason,
+             "details": d.details, "employee_id": d.employee_id, "resolution": d.resolution}
+            for d in decisions
+        ],
+    )
