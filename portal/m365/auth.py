@@ -11,6 +11,7 @@ Tokens and secrets are never logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Callable, Mapping
@@ -32,7 +33,7 @@ from portal.m365.errors import (
     TokenError,
     token_failure,
 )
-from portal.m365.transport import identity_session
+from portal.m365.transport import PinnedSession, identity_session
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class ConnectionLike(Protocol):
 
 
 def build_application(
-    config: Config, tenant: str, cache: msal.TokenCache | None = None
+    config: Config, tenant: str, cache: msal.TokenCache | None = None, http: PinnedSession | None = None
 ) -> msal.ConfidentialClientApplication:
     """An MSAL confidential client for one tenant, trusting Config.ca_bundle, without instance discovery."""
     if not config.ms_client_id or not config.ms_client_secret:
@@ -65,7 +66,7 @@ def build_application(
             client_credential=config.ms_client_secret,
             authority=f"{config.ms_authority_host}/{tenant}",
             instance_discovery=False,  # no login.microsoftonline.com calls: works against any HTTPS authority
-            http_client=identity_session(config),
+            http_client=http or identity_session(config),
             token_cache=cache,
         )
     except requests.RequestException as exc:
@@ -94,6 +95,7 @@ class TokenProvider:
         self._on_cache_changed = on_cache_changed
         self._cache = msal.SerializableTokenCache()
         self._app: msal.ConfidentialClientApplication | None = None
+        self._http = identity_session(config)
         self._load_cache()
 
     @property
@@ -114,6 +116,11 @@ class TokenProvider:
             raise _unreachable(exc) from None
         except MsalServiceError as exc:  # MSAL raises this on a 5xx from the token endpoint
             raise GraphUnavailable(1, f"Microsoft sign-in answered an error ({exc})") from None
+        except json.JSONDecodeError:
+            # Entra throttles with a plain-text 429, which MSAL tries to read as JSON.
+            status = self._http.last_status
+            problem = "is throttling Sigsync" if status == 429 else "gave an answer that isn't JSON"
+            raise GraphUnavailable(1, f"Microsoft sign-in {problem} (HTTP {status})") from None
         finally:
             self._save_cache()
         if "access_token" not in result:
@@ -146,7 +153,7 @@ class TokenProvider:
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            self._app = build_application(self._config, self._connection.tenant_id, self._cache)
+            self._app = build_application(self._config, self._connection.tenant_id, self._cache, self._http)
         return self._app
 
     def _load_cache(self) -> None:

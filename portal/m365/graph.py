@@ -146,7 +146,7 @@ class GraphClient:
         select: Iterable[str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Iterator[DeltaPage]:
-        """Stream a delta round page by page; pass "users/delta" to start, or a stored deltaLink to continue."""
+        """Stream a delta round page by page: "users/delta" starts one; a deltaLink (or a 410's Location) continues."""
         params = None
         if not _is_absolute(path_or_delta_link) and select:
             # $select is encoded into Graph's tokens: it belongs on the initial request only.
@@ -269,7 +269,7 @@ class GraphClient:
         try:
             return self.get(path, params)
         except GraphError as exc:
-            if exc.status == _NOT_FOUND and not isinstance(exc, DeltaExpired):
+            if exc.status == _NOT_FOUND:
                 return None
             raise
 

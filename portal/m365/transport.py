@@ -26,6 +26,11 @@ class PinnedSession(requests.Session):
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.headers["User-Agent"] = USER_AGENT
+        self.last_status: int | None = None  # of the latest answer, for errors MSAL can't parse
+        self.hooks["response"].append(self._remember_status)
+
+    def _remember_status(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.last_status = response.status_code
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict:
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -54,9 +59,19 @@ def graph_session(config: Config) -> PinnedSession:
 
 
 def identity_session(config: Config) -> PinnedSession:
-    """A session for MSAL: MSAL does no retries of its own when given a client, so retry failed connects."""
+    """A session for MSAL, which does no retries of its own when given a client: retry what is safe to repeat."""
     session = PinnedSession(config.ca_bundle, timeouts(config))
-    # connect errors only: a token POST that reached the server must not be replayed blindly.
-    retry = Retry(total=3, connect=3, read=0, status=0, other=0, backoff_factor=0.5, allowed_methods=None)
+    retry = Retry(
+        total=3,
+        connect=3,  # the request never reached the server: always safe
+        read=2,  # an answer lost on the way back: repeat only GETs (discovery), never a token POST
+        allowed_methods=frozenset({"GET"}),
+        status=0,
+        other=0,
+        backoff_factor=0.5,
+        # Throttling and 5xx answers go to MSAL, which understands and caches them; urllib3 must not eat them.
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )
     session.mount("https://", HTTPAdapter(max_retries=retry))
     return session

@@ -9,11 +9,12 @@ import pytest
 
 from config import Config
 from portal.m365 import auth
+from portal.m365.graph import GraphClient
 from portal.m365.transport import PinnedSession
 from portal.models import Connection
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
-from tests.m365.support import REDIRECT_URI, accept_on_consent_page
+from tests.m365.support import REDIRECT_URI, RecordingSleep, accept_on_consent_page, app_connection
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +63,24 @@ def delegated_connection(sim, m365_config, browser) -> Connection:
     answer = accept_on_consent_page(sim, browser, flow["auth_uri"])
     tenant_id, blob, user = auth.finish_consent(m365_config, flow, answer)
     return Connection(organization_id=1, tenant_id=tenant_id, mode="delegated", token_cache=blob, connected_by=user)
+
+
+@pytest.fixture(autouse=True)
+def no_faults_left(sim) -> Iterator[None]:
+    """Faults a test injects never leak into the next one."""
+    yield
+    sim.sim.faults.clear()
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    """The client's sleep, recorded instead of waited."""
+    return RecordingSleep()
+
+
+@pytest.fixture
+def graph(sim, m365_config, sleeps) -> Iterator[GraphClient]:
+    """A Graph client with app-mode tokens, pointed at the simulator; its waits are recorded, not slept."""
+    provider = auth.TokenProvider(m365_config, app_connection(sim))
+    with GraphClient(m365_config, provider, sleep=sleeps) as client:
+        yield client

@@ -34,3 +34,20 @@ def accept_on_consent_page(
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
     return dict(parse_qsl(location.query))
+
+
+class RecordingSleep:
+    """Stands in for time.sleep: remembers every wait the client asked for, waits for none."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def new_user(sim: SimulatorServer, local: str, **properties: object) -> str:
+    """Add a user to the simulated tenant; returns its id."""
+    domain = sim.sim.settings.tenant_domain
+    data = {"userPrincipalName": f"{local}@{domain}", "displayName": local.title(), "mail": f"{local}@{domain}"}
+    return sim.sim.tenant.add_user({**data, **properties})
