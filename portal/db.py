@@ -23,7 +23,10 @@ def get_engine(database_url: str) -> Engine:
         engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # psycopg prepares a statement after 5 runs and may keep a generic plan chosen while the table was
+    # empty (a sequential scan), which made every later page of a first sync slow: plan each query fresh.
+    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                         connect_args={"prepare_threshold": None})
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:

@@ -252,8 +252,16 @@ def remove_member(group_id: str, member: str):
 
 @control_bp.post("/reset")
 def reset():
-    """Back to the generated tenant, no faults, an empty request log (issued tokens stay valid)."""
+    """Back to the generated tenant, no faults, an empty request log (issued tokens stay valid).
+
+    An optional body {"users": n, "seed": s} regenerates the tenant at another size or seed."""
     sim = _sim()
+    body = _body()
+    for name in ("users", "seed"):
+        if name in body:
+            if not isinstance(body[name], int) or body[name] < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
+            setattr(sim.settings, name, body[name])
     sim.tenant.reset()
     sim.faults.clear()
     sim.log.clear()

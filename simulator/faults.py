@@ -139,15 +139,21 @@ class Faults:
 
     # -- applying ----------------------------------------------------------------------
 
-    def decide(self, method: str, path: str, surface: str = "graph", batch: bool = False) -> Decision:
-        """Consult (and consume) the rules for one request. `batch`: the outer $batch POST, which Graph
-        never throttles as a whole (its items are throttled one by one) unless a rule names $batch."""
+    def decide(self, method: str, path: str, surface: str = "graph", batch: bool = False,
+               batch_item: bool = False) -> Decision:
+        """Consult (and consume) the rules for one request.
+
+        `batch`: the outer $batch POST, which Graph never throttles as a whole (its items are throttled
+        one by one) unless a rule names $batch. `batch_item`: a request inside a batch, which has no
+        connection of its own to drop."""
         latency, failure, drop = 0, None, False
         with self._lock:
             for rule in list(self._rules):
                 if rule.kind == "delta_reset" or not self._matches(rule, method, path, surface):
                     continue
                 if batch and rule.kind == "throttle" and not (rule.path_prefix or "").endswith("$batch"):
+                    continue
+                if batch_item and rule.kind == "drop":
                     continue
                 if rule.kind in ("throttle", "unavailable", "drop") and (failure or drop):
                     continue  # one failure per request; later rules keep their budget

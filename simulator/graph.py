@@ -64,6 +64,7 @@ ROUTES = (
     _route("POST", rf"/users/{_KEY}/checkMemberGroups", USERS, 4, graph_groups.check_member_groups),
     _route("GET", r"/groups", GROUPS, 1, graph_groups.list_groups),
     _route("GET", r"/groups/\$count", GROUPS, 1, graph_groups.count_groups),
+    _route("GET", r"/groups/(?:microsoft\.graph\.)?delta(?:\(\))?", GROUPS, 1, graph_delta.groups_delta),
     _route("GET", rf"/groups/{_GID}", GROUPS, 1, graph_groups.get_group),
     _route("GET", rf"/groups/{_GID}/(?P<rel>members|transitiveMembers)"
            r"(?:/(?P<cast>microsoft\.graph\.(?:user|group)))?", MEMBERSHIP, 3, graph_groups.members),
@@ -137,12 +138,14 @@ def serve(sim: Simulator, req: GraphRequest, grant=None, via: str = "") -> Graph
         req.path = _normalize(req.path, grant)
         if req.method != "GET" and not (req.method == "POST" and _READ_POSTS.fullmatch(req.path)):
             raise errors.access_denied()
-        decision = sim.faults.decide(req.method, "/v1.0" + req.path, batch=req.path.lower().startswith("/$batch")) \
-            if sim.faults is not None else None
+        decision = None
+        if sim.faults is not None:
+            decision = sim.faults.decide(req.method, "/v1.0" + req.path, batch=req.path.lower().startswith("/$batch"),
+                                         batch_item=bool(via))
         if decision is not None:
             if decision.latency_ms:
                 time.sleep(decision.latency_ms / 1000)
-            if decision.drop and not via:
+            if decision.drop:
                 return None
             if decision.failure is not None:
                 failure = decision.failure

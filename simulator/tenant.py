@@ -2,8 +2,9 @@
 
 Users are generated from their index on demand (simulator/tenant_seed.py); only changes are stored,
 in overlays, so memory grows with the number of changes, not with the tenant (1,000,000 users fit).
-Every mutation takes the next number of one tenant-wide change sequence and stamps it on the object
-and on each property it touched: a delta token is then just a sequence number.
+Every tracked mutation takes the next number of one tenant-wide change sequence and stamps it on the
+object and on each property it touched: a delta token is then just a sequence number. (Photos are
+not tracked: Graph's delta doesn't track them either.)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Track:
     created: int = 0
     life: int = 0
     props: dict[str, int] = field(default_factory=dict)
+    members: dict[str, tuple[int, bool, str]] = field(default_factory=dict)  # groups: id -> (seq, in?, kind)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Change:
     state: str  # "active", "soft" (restorable, @removed changed) or "hard" (@removed deleted)
     fresh: bool  # created or restored since: send the whole object
     changed: frozenset[str]  # properties changed since
+    members: tuple[tuple[str, str, bool], ...] = ()  # groups: (member id, "user"/"group", still a member?)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Tenant:
                                  self.size, employees)
             self._groups: dict[str, Group] = {g.id: g for g in groups}
             self._seq = 0
-            self._log: list[tuple[int, str]] = []  # (seq, user id), appended by every user change
+            self._logs: dict[str, list[tuple[int, str]]] = {"users": [], "groups": []}  # (seq, id) per change
             self._tracks: dict[str, Track] = {}
 
     # -- users: reads --------------------------------------------------------------------
@@ -111,9 +114,9 @@ class Tenant:
         with self._lock:
             out, pos, end = [], start, self._end()
             while pos < end:
-                uid = self._id_at(pos) if self._state else None
+                uid = self._id_at(pos) if self._state or pos >= self.size else None
                 if uid is None or uid not in self._state:
-                    user = self._materialize(uid or self._id_at(pos), pos if pos < self.size else None)
+                    user = self._materialize(uid, pos if pos < self.size else None)
                     if match is None or match(user):
                         if len(out) == limit:
                             return out, pos
@@ -329,10 +332,13 @@ class Tenant:
             found = self._locate(key)
             if found is None or self._state.get(found[0]) == "hard":
                 raise LookupError(f"no user {key}")
-            uid = found[0]
+            uid, index = found
+            # A permanently deleted user leaves its groups (a soft-deleted one keeps them, as in Entra).
+            left = [g for g in self._groups.values() if self._is_member([g], uid, index)]
             self._state[uid] = "hard"
-            for group in self._groups.values():
+            for group in left:
                 group.added.pop(uid, None)
+                self._touch(group.id, kind="groups", members={uid: (False, "user")})
             self._touch(uid, life=True)
 
     def set_manager(self, key: str, manager_key: str | None) -> None:
@@ -344,7 +350,7 @@ class Tenant:
                 raise ValueError("a user cannot be their own manager")
             if self._manager_id(uid) != manager_id:
                 self._managers[uid] = manager_id
-                self._touch(uid, props={"manager": manager_id})
+                self._touch(uid, props=("manager",))
 
     def set_photo(self, key: str, data: bytes | None) -> None:
         """Upload (bytes) or remove (None) a user's photo; like Graph, delta doesn't track photos."""
@@ -364,9 +370,22 @@ class Tenant:
                               description=description, unified=unified, mail_enabled=mail_enabled,
                               security_enabled=security_enabled, nickname=nickname)
             self._groups[gid] = Group(data)
+            self._touch(gid, kind="groups", created=True)
             for member in members:
                 self.add_member(gid, member)
             return gid
+
+    def update_group(self, group_id: str, **changes) -> None:
+        """Change a group's properties (Graph names); only real changes are tracked."""
+        with self._lock:
+            group = self._require_group(group_id)
+            unknown = set(changes) - set(group.data) | ({"id"} & set(changes))
+            if unknown:
+                raise ValueError(f"unknown or read-only properties: {sorted(unknown)}")
+            changed = {k: copy.deepcopy(v) for k, v in changes.items() if group.data[k] != v}
+            if changed:
+                group.data.update(changed)
+                self._touch(group.id, props=changed, kind="groups")
 
     def add_member(self, group_id: str, member_key: str) -> None:
         """Add a user (id or UPN) or a group (id) to a group."""
@@ -378,12 +397,16 @@ class Tenant:
                     raise ValueError("a group cannot contain itself")
                 if nested.id not in group.groups:
                     group.groups.append(nested.id)
+                    self._touch(group.id, kind="groups", members={nested.id: (True, "group")})
                 return
             uid, index = self._require_active(member_key)
+            if self._is_member([group], uid, index):
+                return
             if uid in group.removed:
                 group.removed.discard(uid)
-            elif not self._is_member([group], uid, index):
+            else:
                 group.added[uid] = None
+            self._touch(group.id, kind="groups", members={uid: (True, "user")})
 
     def remove_member(self, group_id: str, member_key: str) -> None:
         """Take a user or group out of a group (a no-op when it isn't a direct member)."""
@@ -391,14 +414,18 @@ class Tenant:
             group = self._require_group(group_id)
             if member_key.lower() in group.groups:
                 group.groups.remove(member_key.lower())
+                self._touch(group.id, kind="groups", members={member_key.lower(): (False, "group")})
                 return
             found = self._locate(member_key)
             if found is None:
                 raise LookupError(f"no user or group {member_key}")
             uid, index = found
+            if not self._is_member([group], uid, index):
+                return
             group.added.pop(uid, None)
             if group.rule is not None and index is not None and group.rule(self.seed.user(index)):
                 group.removed.add(uid)
+            self._touch(group.id, kind="groups", members={uid: (False, "user")})
 
     # -- delta -------------------------------------------------------------------------------
 
@@ -408,35 +435,32 @@ class Tenant:
         with self._lock:
             return self._seq
 
-    def log_position(self, since: int) -> int:
-        """Where changes after sequence number `since` start in the change log."""
+    def log_position(self, since: int, kind: str = "users") -> int:
+        """Where changes after sequence number `since` start in the change log of users or groups."""
         with self._lock:
-            return bisect.bisect_right(self._log, since, key=lambda entry: entry[0])
+            return bisect.bisect_right(self._logs[kind], since, key=lambda entry: entry[0])
 
-    def changes_page(self, start: int, since: int, upto: int, limit: int,
-                     props: frozenset[str] | None = None) -> tuple[list[Change], int | None]:
-        """Users changed in (since, upto], from log position `start`; only changes to `props` count."""
+    def changes_page(self, start: int, since: int, upto: int, limit: int, props: frozenset[str] | None = None,
+                     kind: str = "users") -> tuple[list[Change], int | None]:
+        """Objects changed in (since, upto], from log position `start`; only changes to `props` count."""
         with self._lock:
-            out, pos = [], start
-            while pos < len(self._log):
-                seq, uid = self._log[pos]
+            log, out, pos = self._logs[kind], [], start
+            while pos < len(log):
+                seq, oid = log[pos]
                 if seq > upto:
                     break
-                track = self._tracks[uid]
+                track = self._tracks[oid]
                 # An object is sent once, at its latest change; if that is after `upto`, the next round has it.
                 if track.seq == seq and self._relevant(track, since, props):
                     if len(out) == limit:
                         return out, pos
-                    state = self._state.get(uid, "active")
+                    state = self._state.get(oid, "active")
                     fresh = track.created > since or (track.life > since and state == "active")
                     changed = frozenset(p for p, s in track.props.items() if s > since)
-                    out.append(Change(uid, state, fresh, changed))
+                    members = tuple((m, k, present) for m, (s, present, k) in track.members.items() if s > since)
+                    out.append(Change(oid, state, fresh, changed, members))
                 pos += 1
             return out, None
-
-    def delta_user(self, user_id: str) -> dict | None:
-        """A user's current properties for a delta page (active users only)."""
-        return self.get_user(user_id)
 
     def manager_id(self, key: str) -> str | None:
         """The id of the user's active manager, or None."""
@@ -488,7 +512,7 @@ class Tenant:
             raise LookupError(f"no group {group_id}")
         return group
 
-    def _materialize(self, uid: str, index: int | None) -> dict:
+    def _materialize(self, uid: str | None, index: int | None) -> dict:
         if index is None:
             return copy.deepcopy(self._added[uid])
         user = self.seed.user(index)
@@ -512,13 +536,17 @@ class Tenant:
             if self._locate(uid) is None and uid not in self._groups:
                 return uid
 
-    def _touch(self, uid: str, props: Iterable[str] = (), life: bool = False, created: bool = False) -> None:
+    def _touch(self, oid: str, props: Iterable[str] = (), life: bool = False, created: bool = False,
+               kind: str = "users", members: dict[str, tuple[bool, str]] | None = None) -> None:
         self._seq += 1
-        self._log.append((self._seq, uid))
-        track = self._tracks.setdefault(uid, Track())
+        self._logs[kind].append((self._seq, oid))
+        track = self._tracks.setdefault(oid, Track())
         track.seq = self._seq
         for name in props:
             track.props[name] = self._seq
+        for member, (present, member_kind) in (members or {}).items():
+            track.members[member] = (self._seq, present, member_kind)
+            track.props["members"] = self._seq
         if life:
             track.life = self._seq
         if created:

@@ -8,6 +8,7 @@ invertible, which is what lets a 1,000,000-user tenant answer /users/{id | upn} 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,7 @@ SERVICE_SLOT = 2
 FIRST_EMPLOYEE_SLOT = 3
 EMPLOYEES_PER_BLOCK = BLOCK - FIRST_EMPLOYEE_SLOT
 MANAGER_SPAN = 8
+_DEPARTMENT_CACHE = MANAGER_SPAN ** 5  # employees whose department is cached: the top five levels
 # Guest slot 0 and 1 draw from disjoint languages, so their names can never collide.
 GUEST_LOCALES = (("en-US", "fr", "es", "sv"), ("de", "en-GB", "pl", "tr"))
 
@@ -113,25 +115,41 @@ class IdCodec:
 
 def blank_user(user_id: str) -> dict:
     """Every user property unset: null, or [] for collections."""
-    user = dict.fromkeys(USER_PROPERTIES)
-    for name in COLLECTION_PROPERTIES:
+    user = _BLANK.copy()
+    for name in _COLLECTIONS:
         user[name] = []
     user["id"] = user_id
-    user["onPremisesExtensionAttributes"] = dict.fromkeys(EXTENSION_ATTRIBUTES)
+    user["onPremisesExtensionAttributes"] = _NO_EXTENSIONS.copy()
     return user
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
+_BLANK = dict.fromkeys(USER_PROPERTIES)
+_COLLECTIONS = tuple(sorted(COLLECTION_PROPERTIES))
+_NO_EXTENSIONS = dict.fromkeys(EXTENSION_ATTRIBUTES)
 _EPOCH = datetime(2016, 1, 4, 8, 0, tzinfo=UTC)
 
 
+@functools.cache
+def _template(template: str) -> tuple[str, int]:
+    return template.replace("{", "{{").replace("}", "}}").replace("#", "{}"), template.count("#")
+
+
 def _fill(template: str, h: int) -> str:
-    # Every '#' becomes the next decimal digit of h.
-    digits = iter(f"{h:020d}")
-    return "".join(next(digits) if c == "#" else c for c in template)
+    """The template with every '#' replaced by the next decimal digit of h."""
+    pattern, count = _template(template)
+    return pattern.format(*f"{h:020d}"[:count])
+
+
+@functools.cache
+def _day(days: int) -> str:
+    return (_EPOCH + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def _moment(days: int, seconds: int = 0) -> str:
+    """An ISO 8601 UTC timestamp `days` and `seconds` after the company's founding."""
+    hours, rest = divmod(8 * 3600 + seconds, 3600)
+    extra, hours = divmod(hours, 24)
+    return f"{_day(days + extra)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
 
 
 def _employee_slot_table() -> tuple[tuple[str, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
@@ -174,7 +192,10 @@ class Seed:
         admin_local, _, admin_domain = admin_upn.partition("@")
         self._admin_local = admin_local if admin_domain.lower() == domain.lower() and admin_local else "admin"
         self.special_count = len(SPECIALS)
+        generated = max(size - self.special_count, 0)
+        self.employee_count = generated // BLOCK * EMPLOYEES_PER_BLOCK + max(generated % BLOCK - FIRST_EMPLOYEE_SLOT, 0)
         self._perms: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+        self._departments: dict[int, str] = {}
         self._special_upns: dict[str, int] = {}
         self._specials = [self._special(i, spec) for i, spec in enumerate(SPECIALS[: min(size, len(SPECIALS))])]
         self._special_upns = {u["userPrincipalName"].lower(): i for i, u in enumerate(self._specials)}
@@ -331,26 +352,35 @@ class Seed:
             user["faxNumber"] = _fill(office.phone, h2 ^ h1)
         self._mailbox(user, mail, licensed, sku=(SKU_E3, SKU_E3, SKU_E5, SKU_BUSINESS_PREMIUM)[(h2 >> 40) % 4])
         self._extension_attributes(user, h2, department, office)
-        created = _EPOCH + timedelta(days=h1 % 3300, seconds=(h2 >> 44) % 86400)
-        user["createdDateTime"] = _iso(created)
-        user["employeeHireDate"] = _iso(created.replace(hour=0, minute=0, second=0))
+        user["createdDateTime"] = _moment(h1 % 3300, (h2 >> 44) % 36000)
+        user["employeeHireDate"] = f"{_day(h1 % 3300)}T00:00:00Z"
         return user
 
     def _position(self, e: int, h: int) -> tuple[str, str]:
+        # Leadership titles only for people with reports, by how high up they are.
         department, depth = self._department(e), employee_depth(e)
         if depth == 0:
             return department, "Chief Executive Officer"
-        if depth == 1:
-            return department, f"Vice President {department}"
-        if depth == 2:
-            return department, f"Director {department}"
-        if depth == 3:
-            return department, f"Head of {department}"
+        if MANAGER_SPAN * e + 1 < self.employee_count:
+            if depth == 1:
+                return department, f"Vice President {department}"
+            if depth == 2:
+                return department, f"Director {department}"
+            return department, f"{('Head of', 'Team Lead')[h % 2]} {department}"
         titles = DEPARTMENTS[department.split(";")[0]]
         return department, titles[(h >> 52) % len(titles)]
 
     def _department(self, e: int) -> str:
         # VPs head the first departments; below them 85% stay in their manager's department.
+        cached = self._departments.get(e)
+        if cached is not None:
+            return cached
+        department = self._pick_department(e)
+        if e < _DEPARTMENT_CACHE:  # the upper levels are everyone's ancestors: remember them (bounded)
+            self._departments[e] = department
+        return department
+
+    def _pick_department(self, e: int) -> str:
         if e == 0:
             return "Executive Management"
         if e <= MANAGER_SPAN:
@@ -373,7 +403,7 @@ class Seed:
         external = self._local(given_a, surname_a, repeat, guest_domain=domain)
         user = self._guest_user(i, given, surname, f"{given} {surname}", external, domain)
         user["companyName"] = domain.split(".")[0].title() if (h >> 8) % 10 < 4 and "." in domain else None
-        user["createdDateTime"] = _iso(_EPOCH + timedelta(days=h % 3300, seconds=(h >> 20) % 86400))
+        user["createdDateTime"] = _moment(h % 3300, (h >> 20) % 36000)
         user["externalUserState"] = "Accepted" if (h >> 16) % 10 else "PendingAcceptance"
         return user
 
@@ -386,7 +416,7 @@ class Seed:
             givenName=given, surname=surname, displayName=display, mail=mail, mailNickname=nickname,
             userPrincipalName=f"{nickname}@{self.domain}", userType="Guest", accountEnabled=True,
             creationType="Invitation", otherMails=[mail], proxyAddresses=[f"SMTP:{mail}"],
-            externalUserState="Accepted", externalUserStateChangeDateTime=_iso(_EPOCH),
+            externalUserState="Accepted", externalUserStateChangeDateTime=_moment(0),
         )
         user["identities"] = [{"signInType": "userPrincipalName", "issuer": self.domain,
                                "issuerAssignedId": user["userPrincipalName"]}]
@@ -400,7 +430,7 @@ class Seed:
         user = self._blank(i)
         upn = f"{name}@{self.domain}"
         user.update(displayName=name, userPrincipalName=upn, mailNickname=name, accountEnabled=True,
-                    userType="Member", createdDateTime=_iso(_EPOCH + timedelta(days=h % 3300)))
+                    userType="Member", createdDateTime=_moment(h % 3300))
         if (h >> 8) % 10 < 4:
             user["mail"] = upn
             user["proxyAddresses"] = [f"SMTP:{upn}"]
@@ -414,7 +444,7 @@ class Seed:
             display = f"{spec['given']} {spec['surname']}"
             user = self._guest_user(i, spec["given"], spec["surname"], display, spec["local"], spec["guest"])
             user["companyName"] = spec.get("company")
-            user["createdDateTime"] = _iso(_EPOCH + timedelta(days=400 + i))
+            user["createdDateTime"] = _moment(400 + i)
             return user
         local = self._admin_local if i == 0 else spec["upn"]
         user = self._person(i, spec["given"], spec["surname"], None, local, spec.get("display"))
@@ -450,9 +480,8 @@ class Seed:
         self._mailbox(user, mail, spec.get("sku", SKU_E3) is not None, spec.get("sku", SKU_E3))
         for n, value in spec.get("ext", {}).items():
             user["onPremisesExtensionAttributes"][f"extensionAttribute{n}"] = value
-        created = _EPOCH + timedelta(days=30 * i)
-        user["createdDateTime"] = _iso(created)
-        user["employeeHireDate"] = _iso(created) if spec.get("given") else None
+        user["createdDateTime"] = _moment(30 * i)
+        user["employeeHireDate"] = f"{_day(30 * i)}T00:00:00Z" if spec.get("given") else None
         return user
 
     # -- shared pieces ------------------------------------------------------------------------

@@ -32,6 +32,13 @@ class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
 
+    def log_error(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        # An idle kept-alive connection reaching IDLE_TIMEOUT is routine, not an error.
+        if format.startswith("Request timed out"):
+            logger.debug(format, *args)
+            return
+        super().log_error(format, *args)
+
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -10,6 +10,7 @@ import pytest
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
 from tests.simulator.entra_helpers import TrustingSession, form_action, hidden_value, redirect_params
+from tests.simulator.graph_helpers import build_app, token
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +82,28 @@ def consent(sim_server, sim_http) -> Callable[..., dict[str, str]]:
         return redirect_params(answer)
 
     return run
+
+
+# -- Graph side (simulator/graph*.py, tenant.py, faults.py, control.py) ------------------------
+
+
+@pytest.fixture
+def graph_app(request):
+    """A Flask app with only the Graph and control blueprints over a fresh simulator (300 users).
+
+    Change the settings with indirect parametrization: @pytest.mark.parametrize("graph_app",
+    [{"users": 2000}], indirect=True).
+    """
+    return build_app(**getattr(request, "param", {}))
+
+
+@pytest.fixture
+def graph_client(graph_app):
+    """Flask's test client for graph_app."""
+    return graph_app.test_client()
+
+
+@pytest.fixture
+def app_token(graph_app) -> str:
+    """An app-only bearer token with User.Read.All and Group.Read.All."""
+    return token(graph_app)

@@ -1,0 +1,1 @@
+"""Benchmarks of the sync engine (``make bench`` / ``python -m bench``)."""
