@@ -106,3 +106,29 @@ def test_cli_help(flag):
     assert done.returncode == 0
     for option in ("--users", "--port", "--seed", "--host", "--state-dir", "--token-lifetime"):
         assert option in done.stdout
+
+
+def test_a_plain_client_pages_through_a_100000_user_tenant(tmp_path, monkeypatch):
+    """The issue's bar: `python -m simulator` serves 100,000 users and `requests` alone reads them all."""
+    cli = Cli("--users", "100000", "--port", "0", "--state-dir", str(tmp_path))
+    try:
+        env = cli.exports()
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        with requests.Session() as http:
+            token = http.post(f"{env['MS_AUTHORITY_HOST']}/{env['MS_TENANT_ID']}/oauth2/v2.0/token", data={
+                "client_id": env["MS_CLIENT_ID"], "client_secret": env["MS_CLIENT_SECRET"],
+                "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default"}).json()
+            http.headers["Authorization"] = f"Bearer {token['access_token']}"
+            ids: set[str] = set()
+            pages = 0
+            url: str | None = f"{env['GRAPH_URL']}/users?$select=id,mail&$top=999"
+            while url:
+                page = http.get(url, timeout=60).json()
+                ids.update(u["id"] for u in page["value"])
+                pages += 1
+                url = page.get("@odata.nextLink")
+        assert len(ids) == 100_000
+        assert pages == 101  # 999 a page, the last one partial
+    finally:
+        assert cli.stop() == 0
