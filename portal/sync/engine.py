@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
@@ -139,9 +139,11 @@ class _Run:
         with engine.begin() as conn:
             self.org = _load(conn, Organization, connection.organization_id)
             self.linked_at_start = removals.linked_count(conn, self.org.id)
-            employees_now = conn.execute(
-                select(Employee.id).where(Employee.organization_id == self.org.id, Employee.status != "excluded")
-            ).all()
+            # Seats taken: every employee but the excluded ones (portal.employees.seats counts the same way).
+            seats_taken = conn.execute(
+                select(func.count()).select_from(Employee).where(
+                    Employee.organization_id == self.org.id, Employee.status != "excluded")
+            ).scalar_one()
         self.cfg: SyncConfig = parse_config(
             {"settings": connection.settings, "mapping": connection.mapping, "import_rules": connection.import_rules},
             default_timezone=self.org.timezone,
@@ -149,17 +151,23 @@ class _Run:
         self.settings = self.cfg.settings
         self.hash = config_hash(self.cfg)
         # Delta has no $expand: selecting "manager" makes Graph name each user's manager (manager@delta).
-        self.select = graph_select(self.cfg) + (("manager",) if needs_manager(self.cfg) else ())
-        self.managers = ManagerDirectory(graph, self.org.id, manager_select(self.cfg), needs_manager(self.cfg))
+        # The manager attributes the mapping reads are selected on every user: a manager's own record then
+        # carries them, and a change to one of them brings the manager (and so the reports) into a delta round.
+        with_manager = needs_manager(self.cfg)
+        manager_fields = manager_select(self.cfg) if with_manager else ()
+        self.select = (*dict.fromkeys((*graph_select(self.cfg), *manager_fields)), *(("manager",) * with_manager))
+        self.managers = ManagerDirectory(graph, self.org.id, manager_fields, with_manager)
         self.changed_ids: set[str] = set()  # users whose stored Graph data changed: their reports follow
         self.mode = "full"
         self.mapper = Mapper(self.cfg.mapping)
         self.rules = RuleSet(self.cfg.import_rules, self.settings)
         self.departments = DepartmentCache(self.org.id)
-        seats_left = None if self.org.seats is None else max(0, self.org.seats - len(employees_now))
+        seats_left = None if self.org.seats is None else max(0, self.org.seats - seats_taken)
         self.seats = SeatAllocator(seats_left)
         self.pending_emails: set[str] = set()  # e-mails offered to the seat allocator this run
         self.seen_dry: set[int] | None = set() if self.dry_run else None
+        # A dry run writes no employee a later page could find by e-mail: it remembers who took which address.
+        self.taken_dry: dict[str, str] | None = {} if self.dry_run else None
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
 
@@ -213,6 +221,7 @@ class _Run:
             delta_link = page.delta_link or delta_link
         self._collect_removed(removed_ids)
         self._regroup_changed_members()
+        self._replan_touched()
         return delta_link
 
     # -- one page of users --------------------------------------------------------------------
@@ -234,15 +243,15 @@ class _Run:
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
-        managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))})
+        managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))}, users)
         changes = PageChanges()
-        claimed: set[str] = set()  # e-mails taken by earlier users of this chunk
+        claimed: dict[str, str] = {}  # e-mail -> the user of this chunk that took it first
         for user in users:
             self._plan_one(changes, existing, user, managers, claimed)
         return changes
 
     def _plan_one(self, changes: PageChanges, existing: _Existing, user: dict, managers: dict[str, dict],
-                  claimed: set[str]) -> None:
+                  claimed: dict[str, str]) -> None:
         uid = user["id"]
         emp = existing.by_m365.get(uid)
         email = self.mapper.email(user)
@@ -255,28 +264,41 @@ class _Run:
         if not verdict.imported:
             self._out_of_scope(changes, uid, email, emp, verdict.reason)
             return
+        # An employee linked to this user whose address changed keeps it when the new one is taken, whether
+        # the taker is stored or earlier in the run: page boundaries must not change the outcome.
+        renamed = emp is not None and emp.state.email != email
+        taken = claimed.get(email, uid) != uid or (
+            self.taken_dry is not None and self.taken_dry.get(email, uid) != uid)
+        if emp is not None and taken and not renamed:  # an earlier user of this run took over its employee
+            changes.decisions.append(Decision(
+                "conflict", uid, email, f"{email} already belongs to another Microsoft 365 user"))
+            self._mark_seen(changes, emp.state.id)
+            return
         if emp is None:
             emp = existing.by_email.get(email)
-            if emp is not None and emp.state.m365_id not in (None, uid) and emp.state.status != "inactive":
+            if taken or (emp is not None and emp.state.m365_id not in (None, uid) and emp.state.status != "inactive"):
                 changes.decisions.append(Decision(
                     "conflict", uid, email, f"{email} already belongs to another Microsoft 365 user"))
                 return
-        if email in claimed:
-            changes.decisions.append(Decision(
-                "conflict", uid, email, f"{email} is used by another Microsoft 365 user in this sync"))
-            return
-        claimed.add(email)
         manager_id = _manager_id(user)
         enriched = {**user, "manager": managers.get(manager_id)} if manager_id else user
         incoming = self.mapper.values(enriched)
         state = emp.state if emp is not None else None
-        if state is not None and email != state.email:
+        if renamed and state is not None:
             owner = existing.by_email.get(email)
-            if owner is not None and owner.state.id != state.id:
+            if taken or (owner is not None and owner.state.id != state.id):
                 changes.decisions.append(Decision(
                     "conflict", uid, email, f"{email} already belongs to another employee; the address was kept"))
                 incoming["email"] = state.email
-        plan = plan_user(incoming, verdict.departments, state, self.settings, m365_id=uid)
+        if incoming["email"] == email:
+            claimed[email] = uid
+        departments = verdict.departments
+        if emp is not None and emp.manual_departments:
+            # A membership the admin assigned by hand is theirs: the sync neither makes nor counts it.
+            departments = tuple(d for d in departments if d.casefold() not in emp.manual_departments)
+        plan = plan_user(incoming, departments, state, self.settings, m365_id=uid)
+        if self.taken_dry is not None and (plan.link or (plan.action == "create" and self.seats.unlimited)):
+            self.taken_dry[email] = uid  # a real run has an employee with this address linked to uid by now
         employee_id = state.id if state is not None else None
         decisions = [Decision(kind, uid, email, _reason(kind, verdict, plan), _details(kind, plan),
                               employee_id=employee_id) for kind in plan.decisions]
@@ -289,6 +311,7 @@ class _Run:
                           synced_values=dict(plan.new_synced_values), m365_snapshot=_snapshot(user),
                           manager_m365_id=manager_id, seen_in_run=self.run.id)
             self._offer_new(changes, NewEmployee(values, tuple(plan.departments or ()), decisions), email, uid)
+            self.managers.remember(user)
             return
         self._mark_seen(changes, state.id)
         values: dict[str, Any] = {}
@@ -300,9 +323,11 @@ class _Run:
             if plan.link:
                 values.update(m365_id=uid, source="m365")
         snapshot = _snapshot(user)
-        if plan.action != "skip" and snapshot != emp.snapshot:
+        # Kept for paused and excluded employees too: resuming one applies what Graph said meanwhile.
+        if snapshot != emp.snapshot:
             values.update(m365_snapshot=snapshot, manager_m365_id=manager_id)
             self.changed_ids.add(uid)
+            self.managers.remember(user)
         if values or decisions or plan.departments is not None:
             changes.updates.append(EmployeeUpdate(state.id, values, plan.departments, decisions))
 
@@ -366,13 +391,16 @@ class _Run:
         """Linked employees whose user Graph reported as deleted become removal candidates."""
         if not removed:
             return
-        with self.engine.begin() as conn:
-            ids = [rid for rid, _reason in removed]
-            rows = conn.execute(
-                select(Employee.id, Employee.m365_id, Employee.email).where(
-                    Employee.organization_id == self.org.id, Employee.m365_id.in_(ids),
-                    Employee.status.in_(removals.REMOVABLE_STATUSES))
-            ).all()
+        ids = sorted({rid for rid, _reason in removed})
+        rows = []
+        for start in range(0, len(ids), self.PAGE_FLUSH):  # a mass deletion must not overflow one IN list
+            chunk = ids[start:start + self.PAGE_FLUSH]
+            with self.engine.begin() as conn:
+                rows += conn.execute(
+                    select(Employee.id, Employee.m365_id, Employee.email).where(
+                        Employee.organization_id == self.org.id, Employee.m365_id.in_(chunk),
+                        Employee.status.in_(removals.REMOVABLE_STATUSES))
+                ).all()
         why = dict(removed)
         for emp_id, m365_id, email in rows:
             reason = "deleted in Microsoft 365" + (" (restorable)" if why.get(m365_id) == "changed" else "")
@@ -394,11 +422,43 @@ class _Run:
             users += self._fetch_users([i for i in ids if i not in known])
             self._process(users, full=False)
 
+    def _replan_touched(self) -> None:
+        """Plan again the employees an admin changed since the last run (resumed, included, edited by hand).
+
+        Graph's delta does not bring them back, but a full run would judge them again: planning them
+        from their stored Graph data makes a delta run end where a full run would.
+        """
+        with self.engine.begin() as conn:
+            since = conn.execute(
+                select(SyncRun.finished_at).where(
+                    SyncRun.connection_id == self.connection.id, SyncRun.id != self.run.id,
+                    SyncRun.status == "succeeded", SyncRun.mode.in_(("full", "delta")))
+                .order_by(SyncRun.id.desc()).limit(1)
+            ).scalar()
+        if since is None:
+            return
+        after_id = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(Employee.id, Employee.m365_id, Employee.m365_snapshot).where(
+                        Employee.organization_id == self.org.id, Employee.status == "active",
+                        Employee.m365_id.is_not(None), Employee.updated_at > since, Employee.id > after_id)
+                    .order_by(Employee.id).limit(self.PAGE_FLUSH)
+                ).all()
+            if not rows:
+                return
+            after_id = rows[-1].id
+            self._process([snap for _id, m365_id, snap in rows
+                           if snap and snap.get("id") and m365_id not in self.processed_ids], full=False)
+
     def _refresh_reports(self) -> None:
         """Employees whose manager's name or address changed in this run get the new values too."""
-        if not self.managers.enabled or not self.changed_ids:
+        # A dry run wrote nothing, so the stored reports are as before the run and planning them again
+        # would report their own changes twice. Reports planned after their manager got the new values
+        # already; those planned before it are not shown (a known gap of dry runs).
+        if not self.managers.enabled or not self.changed_ids or self.dry_run:
             return
-        self.managers.forget(self.changed_ids)
         changed = sorted(self.changed_ids)
         for start in range(0, len(changed), self.PAGE_FLUSH):
             with self.engine.begin() as conn:
@@ -436,7 +496,7 @@ class _Run:
                 threshold = self.settings.removal_threshold
                 why = (f"{len(candidates)} removals exceed the threshold ({threshold.count} employees or "
                        f"{threshold.percent:g} %); approve or discard them")
-                decisions = removals.hold(candidates, action, why)
+                decisions = removals.hold(candidates, action, why, dry_run=self.dry_run)
                 insert_decisions(conn, self.run.id, decisions)
             elif self.dry_run:
                 decisions = [Decision({"delete": "deleted", "deactivate": "deactivated"}.get(action, "unlinked"),
@@ -489,6 +549,7 @@ class _Run:
 class _Known:
     state: EmployeeState
     snapshot: dict
+    manual_departments: frozenset[str] = frozenset()  # case-folded names an admin assigned by hand
 
 
 @dataclass
@@ -498,25 +559,36 @@ class _Existing:
 
 
 def _existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[str]) -> _Existing:
-    """The employees a chunk of users may touch, in one query (plus one for their departments)."""
+    """The employees a chunk of users may touch: by user id, then by address (two indexed queries)."""
     table = Employee.__table__
-    rows = conn.execute(
-        select(table).where(table.c.organization_id == org_id,
-                            or_(table.c.m365_id.in_(ids), table.c.email.in_(emails)))
-    ).all()
+    # Everything but the photo, which can be large and is never compared here.
+    columns = [c for c in table.c if c.name != "photo"]
+    # Two queries, not one with OR: SQLite would scan the table for an OR of two IN lists.
+    rows = conn.execute(select(*columns).where(table.c.organization_id == org_id, table.c.m365_id.in_(ids))).all()
+    found = {r.email for r in rows}
+    wanted = [e for e in emails if e not in found]
+    if wanted:
+        rows += conn.execute(
+            select(*columns).where(table.c.organization_id == org_id, table.c.email.in_(wanted))
+        ).all()
     emp_ids = [e.id for e in rows]
     sync_depts: dict[int, set[str]] = {}
+    manual_depts: dict[int, set[str]] = {}
     if emp_ids:
-        for emp_id, name in conn.execute(
-            select(EmployeeDepartment.employee_id, Department.name)
+        for emp_id, name, source in conn.execute(
+            select(EmployeeDepartment.employee_id, Department.name, EmployeeDepartment.source)
             .join(Department, Department.id == EmployeeDepartment.department_id)
-            .where(EmployeeDepartment.employee_id.in_(emp_ids), EmployeeDepartment.source == "sync")
+            .where(EmployeeDepartment.employee_id.in_(emp_ids))
         ):
-            sync_depts.setdefault(emp_id, set()).add(name)
+            if source == "sync":
+                sync_depts.setdefault(emp_id, set()).add(name)
+            else:
+                manual_depts.setdefault(emp_id, set()).add(name.casefold())
     by_m365: dict[str, _Known] = {}
     by_email: dict[str, _Known] = {}
     for e in rows:
-        known = _Known(_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}))
+        known = _Known(_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}),
+                       frozenset(manual_depts.get(e.id, ())))
         if e.m365_id:
             by_m365[e.m365_id] = known
         by_email[e.email] = known
@@ -596,6 +668,14 @@ def _load(conn: DBConnection, model: type, row_id: int) -> Any:
     if row is None:
         raise LookupError(f"{model.__name__} {row_id} does not exist")
     return model.model_validate(row._asdict()) if hasattr(model, "model_validate") else model(**row._asdict())
+
+
+def fail_run(engine: Engine, run_id: int, error: str) -> None:
+    """Mark a run that could not even start as failed, with the reason (and the connection's last error)."""
+    _finish(engine, run_id, "failed", error)
+    with engine.begin() as conn:
+        connection_id = conn.execute(select(SyncRun.connection_id).where(SyncRun.id == run_id)).scalar_one()
+    _mark_connection(engine, connection_id, last_error=error)
 
 
 def _finish(engine: Engine, run_id: int, status: str, error: str) -> None:
