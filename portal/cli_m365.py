@@ -103,11 +103,13 @@ def sync(slug: str, full: bool, dry_run: bool, queued: bool) -> None:
 
     try:
         result = sync_job(run_id, _config(), progress)
-    except (SyncRefused, RunInProgress, M365Error) as exc:
+    except Exception as exc:  # scripts read the run's summary whatever went wrong
         with _engine().begin() as conn:
-            run = conn.execute(SyncRun.__table__.select().where(SyncRun.id == run_id)).one()
-        click.echo(json.dumps(summary(SyncRun.model_validate(run._asdict()))))
-        click.echo(f"Error: {getattr(exc, 'admin_message', None) or exc}", err=True)
+            run = SyncRun.model_validate(
+                conn.execute(SyncRun.__table__.select().where(SyncRun.id == run_id)).one()._asdict())
+        known = isinstance(exc, SyncRefused | RunInProgress | M365Error)
+        click.echo(json.dumps(summary(run), ensure_ascii=False))
+        click.echo(f"Error: {getattr(exc, 'admin_message', None) or (exc if known else run.error)}", err=True)
         sys.exit(1)
     click.echo(json.dumps(result, ensure_ascii=False))
 

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from config import Config
 from portal.connections import graph_for
 from portal.db import get_engine
+from portal.m365.errors import M365Error
 from portal.models import Connection, SyncRun
-from portal.sync.engine import Progress, create_run, run_sync
+from portal.sync.engine import Progress, create_run, fail_run, run_sync
 
 # A 100,000-user first sync takes about a minute; a million users, much longer.
 SYNC_JOB_TIMEOUT = 6 * 3600
@@ -25,7 +26,12 @@ def sync_job(run_id: int, config: Config | None = None, progress: Progress | Non
         connection_id = conn.execute(select(SyncRun.connection_id).where(SyncRun.id == run_id)).scalar_one()
         row = conn.execute(select(Connection.__table__).where(Connection.id == connection_id)).one()
     connection = Connection.model_validate(row._asdict())
-    with graph_for(config, engine, connection, **(graph_options or {})) as graph:
+    try:
+        graph = graph_for(config, engine, connection, **(graph_options or {}))
+    except M365Error as exc:  # e.g. a token cache the configured key cannot read: the run must not stay queued
+        fail_run(engine, run_id, exc.admin_message)
+        raise
+    with graph:
         run = run_sync(engine, run_id, graph, progress)
     return summary(run)
 
@@ -34,7 +40,6 @@ def summary(run: SyncRun) -> dict:
     """What a script needs to know about a run."""
     return {"run_id": run.id, "status": run.status, "mode": run.mode, "counts": dict(run.counts or {}),
             "error": run.error or None}
-
 
 
 def enqueue_sync(config: Config, connection_id: int, *, trigger: str = "manual", full: bool = False,

@@ -101,6 +101,7 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
     except lock.RunInProgress as exc:
         _finish(engine, run_id, "failed", str(exc))
         raise
+    _fail_abandoned_runs(engine, connection.id, run_id)
     try:
         _Run(engine, run, connection, graph, progress).execute()
     except ConsentRequired as exc:
@@ -482,6 +483,7 @@ class _Run:
 
     def _removals(self, mode: str) -> bool:
         """Apply or hold removals; True when they were held."""
+        self._check_lock()  # removing is for the run that still holds the lock
         self._update_run(phase="removals")
         with self.engine.begin() as conn:
             if mode in ("full", "dry_run"):
@@ -532,9 +534,12 @@ class _Run:
         except GraphError:
             return None  # progress without a total is still progress
 
-    def _heartbeat(self) -> None:
+    def _check_lock(self) -> None:
         if not lock.renew(self.engine, self.connection.id, self.run.id):
             raise lock.RunInProgress("This run lost its lock to another run; stopping.")
+
+    def _heartbeat(self) -> None:
+        self._check_lock()
         self._update_run(done=self.tally.done, counts=self.tally.counts, heartbeat_at=utcnow())
         self.progress(self.tally.done, self.total, "users")
 
@@ -668,6 +673,18 @@ def _load(conn: DBConnection, model: type, row_id: int) -> Any:
     if row is None:
         raise LookupError(f"{model.__name__} {row_id} does not exist")
     return model.model_validate(row._asdict()) if hasattr(model, "model_validate") else model(**row._asdict())
+
+
+ABANDONED = ("The worker running this sync stopped before it finished (killed or timed out). "
+             "Nothing was lost: the next run continues.")
+
+
+def _fail_abandoned_runs(engine: Engine, connection_id: int, run_id: int) -> None:
+    """Runs still "running" while we hold the lock lost their worker: say so on their rows."""
+    with engine.begin() as conn:
+        conn.execute(update(SyncRun).where(
+            SyncRun.connection_id == connection_id, SyncRun.id != run_id, SyncRun.status == "running"
+        ).values(status="failed", phase="done", error=ABANDONED, finished_at=utcnow()))
 
 
 def fail_run(engine: Engine, run_id: int, error: str) -> None:

@@ -1,8 +1,11 @@
 """Managers' attributes (``manager.displayName`` …) for the users of a chunk, resolved in bulk.
 
 /users/delta names a user's manager only by id (``manager@delta``), so the
-attributes come from the manager's own employee row when there is one (one
-query per chunk), else from Graph in ``$batch`` requests of twenty.
+attributes come from the chunk itself when the manager is in it, from this run's
+cache, from the manager's stored Graph data (one query per chunk), and only then
+from Graph in ``$batch`` requests of twenty. The engine selects the manager
+attributes on every user, so each of these sources carries them, and a change to
+one of them makes the manager show up in the next delta round.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ class ManagerDirectory:
         self.enabled = enabled
         self._cache: dict[str, dict] = {}
 
-    def resolve(self, conn: DBConnection, ids: set[str]) -> dict[str, dict]:
-        """Attributes for each id that exists (unknown managers are left out)."""
+    def resolve(self, conn: DBConnection, ids: set[str], chunk: Iterable[dict] = ()) -> dict[str, dict]:
+        """Attributes for each id that exists (unknown managers are left out); ``chunk``: users at hand."""
         if not self.enabled or not ids:
             return {}
-        found = {i: self._cache[i] for i in ids if i in self._cache}
+        found = {u["id"]: self._pick(u) for u in chunk if u.get("id") in ids}
+        found.update((i, self._cache[i]) for i in ids - found.keys() if i in self._cache)
         missing = ids - found.keys()
         if missing:
             rows = conn.execute(
@@ -49,10 +53,13 @@ class ManagerDirectory:
         self._cache.update(found)
         return found
 
-    def forget(self, ids: Iterable[str]) -> None:
-        """Drop cached managers whose data this run has just changed."""
-        for i in ids:
-            self._cache.pop(i, None)
+    def remember(self, user: dict) -> None:
+        """Keep the attributes of a user this run found new or changed (a dry run writes no row to read)."""
+        if not self.enabled:
+            return
+        if len(self._cache) > CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[user["id"]] = self._pick(user)
 
     def _from_graph(self, ids: list[str]) -> dict[str, dict]:
         fields = ",".join(self.fields)

@@ -16,6 +16,7 @@ from portal.sync.writer import Decision, insert_decisions
 
 # Employees the sync may remove: linked, and neither paused nor excluded nor already inactive.
 REMOVABLE_STATUSES = ("active",)
+CHUNK = 1000  # ids per statement
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,23 @@ def unseen_in_full_run(conn: DBConnection, organization_id: int, run_id: int, se
 
 def apply(conn: DBConnection, removals: list[Removal], action: str) -> list[Decision]:
     """Carry out ``action`` (delete | deactivate | keep) and return the decisions to record."""
-    if not removals:
-        return []
+    decisions: list[Decision] = []
+    for start in range(0, len(removals), CHUNK):  # an approved mass removal must not overflow one IN list
+        decisions += _apply_chunk(conn, removals[start:start + CHUNK], action)
+    return decisions
+
+
+def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> list[Decision]:
     ids = [r.employee_id for r in removals]
-    created_by_sync = dict(
-        conn.execute(select(Employee.id, Employee.created_by_sync).where(Employee.id.in_(ids))).tuples()
-    )
+    created_by_sync = {
+        emp_id: by_sync
+        for emp_id, by_sync in conn.execute(select(Employee.id, Employee.created_by_sync).where(Employee.id.in_(ids)))
+    }
     # Deleting an employee that an admin made by hand would lose typed data: such employees are
     # deactivated instead, even when the setting says "delete".
     to_delete = [r for r in removals if action == "delete" and created_by_sync.get(r.employee_id)]
-    to_deactivate = [r for r in removals if r not in to_delete and action in ("delete", "deactivate")]
+    deleted = {r.employee_id for r in to_delete}
+    to_deactivate = [r for r in removals if r.employee_id not in deleted and action in ("delete", "deactivate")]
     to_unlink = [r for r in removals if action == "keep"]
     decisions: list[Decision] = []
     if to_delete:
@@ -95,11 +103,11 @@ def apply(conn: DBConnection, removals: list[Removal], action: str) -> list[Deci
     return decisions
 
 
-def hold(removals: list[Removal], action: str, why: str) -> list[Decision]:
-    """Decisions that park removals until an admin approves or discards them."""
+def hold(removals: list[Removal], action: str, why: str, *, dry_run: bool = False) -> list[Decision]:
+    """Decisions that park removals until an admin approves or discards them (a dry run's wait for nothing)."""
     return [
         Decision("removal_held", r.m365_id, r.email, f"{r.reason}; {why}", {"action": action},
-                 employee_id=r.employee_id, resolution="pending")
+                 employee_id=r.employee_id, resolution="" if dry_run else "pending")
         for r in removals
     ]
 
@@ -110,6 +118,9 @@ class NothingToResolve(LookupError):
 
 def resolve_held(conn: DBConnection, run: SyncRun, approve: bool, action: str) -> list[Decision]:
     """Approve (apply now) or discard a run's held removals; returns what approval applied."""
+    if run.mode == "dry_run":
+        raise NothingToResolve(f"Run {run.id} was a dry run: it only shows what a sync would do. "
+                               "Run a real sync to hold removals for approval.")
     held = conn.execute(
         select(SyncDecision.id, SyncDecision.employee_id, SyncDecision.m365_id, SyncDecision.email,
                SyncDecision.reason, SyncDecision.details)
@@ -120,19 +131,24 @@ def resolve_held(conn: DBConnection, run: SyncRun, approve: bool, action: str) -
         raise NothingToResolve(f"Run {run.id} has no removals waiting for approval.")
     conn.execute(
         update(SyncDecision)
-        .where(SyncDecision.id.in_([h.id for h in held]))
+        .where(SyncDecision.run_id == run.id, SyncDecision.kind == "removal_held",
+               SyncDecision.resolution == "pending")
         .values(resolution="approved" if approve else "discarded")
     )
     if not approve:
         return []
     # Only employees still linked to the same user and still removable: things may have moved on.
-    still = set(
-        conn.execute(
-            select(Employee.id, Employee.m365_id).where(
-                Employee.id.in_([h.employee_id for h in held]), Employee.status.in_(REMOVABLE_STATUSES)
+    employee_ids = [h.employee_id for h in held]
+    still: set[tuple[int, str]] = set()
+    for start in range(0, len(employee_ids), CHUNK):
+        still.update(
+            (emp_id, m365_id)
+            for emp_id, m365_id in conn.execute(
+                select(Employee.id, Employee.m365_id).where(
+                    Employee.id.in_(employee_ids[start:start + CHUNK]), Employee.status.in_(REMOVABLE_STATUSES)
+                )
             )
-        ).tuples()
-    )
+        )
     removals = [Removal(h.employee_id, h.m365_id, h.email, h.reason.split("; ")[0])
                 for h in held if (h.employee_id, h.m365_id) in still]
     decisions = apply(conn, removals, (held[0].details or {}).get("action", action))

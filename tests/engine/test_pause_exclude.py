@@ -1,0 +1,103 @@
+"""Paused and excluded employees, and a paused connection: the sync keeps its hands off."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal import connections
+from portal.sync.engine import SyncRefused
+
+JUERGEN = "juergen.mueller@contoso.example"
+JUERGEN_UPN = "Juergen.Mueller@contoso.example"
+
+
+def test_paused_employee_is_untouched_while_graph_changes_it_and_catches_up_when_resumed(acme):
+    acme.sync()
+    acme.set_status(JUERGEN, "pause")
+    before = acme.employee(JUERGEN)
+    acme.sim.tenant.update_user(JUERGEN_UPN, jobTitle="Vertriebsdirektor")
+
+    paused = acme.sync()
+
+    after = acme.employee(JUERGEN)
+    assert (after.job_title, after.status, after.updated_at) == ("Leiter Vertrieb", "paused", before.updated_at)
+    [decision] = acme.decisions(paused["run_id"], "paused")
+    assert decision.details["fields"] == {"job_title": {"synced": "Leiter Vertrieb", "m365": "Vertriebsdirektor"}}
+
+    acme.set_status(JUERGEN, "resume")
+    resumed = acme.sync()
+
+    assert resumed["mode"] == "delta"
+    assert acme.employee(JUERGEN).job_title == "Vertriebsdirektor"
+    assert resumed["counts"] == {"updated": 1}
+
+
+def test_excluded_employee_is_not_changed_and_not_imported_again(acme):
+    acme.sync()
+    acme.set_status(JUERGEN, "exclude")
+    before = acme.employee(JUERGEN)
+    acme.sim.tenant.update_user(JUERGEN_UPN, jobTitle="Vertriebsdirektor")
+
+    delta = acme.sync()
+    full = acme.sync(full=True)
+
+    matching = [e for e in acme.employees().values() if e.m365_id == before.m365_id or e.email == JUERGEN]
+    assert len(matching) == 1
+    after = matching[0]
+    assert (after.id, after.job_title, after.status, after.updated_at) == (
+        before.id, "Leiter Vertrieb", "excluded", before.updated_at)
+    assert [d.kind for d in acme.decisions(delta["run_id"])] == ["excluded"]
+    assert "created" not in full["counts"]
+    assert [d.email for d in acme.decisions(full["run_id"], "excluded")] == [JUERGEN]
+
+
+def test_paused_connection_refuses_to_sync_and_changes_nothing(acme):
+    acme.sync()
+    before = acme.export()
+    acme.sim.tenant.update_user(JUERGEN_UPN, jobTitle="Vertriebsdirektor")
+    connections.set_connection_paused(acme.engine, acme.connection_row(), True)
+
+    result, error = acme.try_sync()
+
+    assert isinstance(error, SyncRefused)
+    assert result["status"] == "failed"
+    assert result["error"] == "The Microsoft 365 connection is paused. Resume it to sync."
+    assert acme.export() == before
+    assert acme.decisions(result["run_id"]) == []
+
+    connections.set_connection_paused(acme.engine, acme.connection_row(), False)
+    assert acme.sync()["counts"] == {"updated": 1}
+
+
+def test_paused_connection_refusal_reaches_the_caller(acme):
+    connections.set_connection_paused(acme.engine, acme.connection_row(), True)
+    with pytest.raises(SyncRefused, match="paused"):
+        acme.sync()
+    assert acme.employees() == {}
+
+
+def test_included_employee_catches_up_with_what_changed_while_excluded(acme):
+    acme.sync()
+    acme.set_status(JUERGEN, "exclude")
+    acme.sim.tenant.update_user(JUERGEN_UPN, jobTitle="Vertriebsdirektor", city="Potsdam")
+    acme.sync()
+    assert acme.employee(JUERGEN).job_title == "Leiter Vertrieb"
+
+    acme.set_status(JUERGEN, "include")
+    result = acme.sync()
+
+    assert (result["mode"], result["counts"]) == ("delta", {"updated": 1})
+    juergen = acme.employee(JUERGEN)
+    assert (juergen.job_title, juergen.city, juergen.status) == ("Vertriebsdirektor", "Potsdam", "active")
+
+
+def test_paused_manager_still_passes_new_name_to_the_reports(acme):
+    acme.sync()
+    acme.set_status("zoe@contoso.example", "pause")
+    acme.sim.tenant.update_user("zoe@contoso.example", displayName="Zoë Durand")
+
+    result = acme.sync()
+
+    assert acme.employee("zoe@contoso.example").display_name == "Zoë"
+    assert acme.employee("hanako.sato@contoso.example").manager_name == "Zoë Durand"
+    assert result["counts"] == {"paused": 1, "updated": 2}
