@@ -99,7 +99,9 @@ class Employee(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    organization_id: int = Field(foreign_key="organization.id", index=True)
+    # No index of its own: the two composite indexes above start with it. A lone one misled
+    # PostgreSQL (with stale statistics mid-sync) into scanning the whole organisation per page.
+    organization_id: int = Field(foreign_key="organization.id")
     email: str = Field(max_length=320)  # trimmed, lower-case: the matching key
     first_name: str = Field(default="", max_length=200)
     last_name: str = Field(default="", max_length=200)

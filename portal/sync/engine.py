@@ -28,11 +28,13 @@ from portal.sync.config import (
     manager_select,
     member_of_groups,
     needs_manager,
+    needs_photo,
     parse_config,
 )
 from portal.sync.groups import RuleGroups
 from portal.sync.managers import ManagerDirectory
 from portal.sync.mapping import Mapper
+from portal.sync.photos import fetch_photos, photo_hash
 from portal.sync.plan import EmployeeState, SeatAllocator, plan_user, removal_plan
 from portal.sync.rules import RuleSet
 from portal.sync.writer import (
@@ -43,6 +45,7 @@ from portal.sync.writer import (
     PageChanges,
     apply_page,
     insert_decisions,
+    refresh_statistics,
 )
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,7 @@ class _Run:
     """The state of one run: configuration, caches bounded by page size, tallies."""
 
     PAGE_FLUSH = 1000  # users per write transaction when Graph pages are larger
+    ANALYZE_EVERY = 10_000  # new employees between statistics refreshes (PostgreSQL)
 
     def __init__(self, engine: Engine, run: SyncRun, connection: Connection, graph: Any,
                  progress: Progress | None) -> None:
@@ -161,6 +165,7 @@ class _Run:
         self.changed_ids: set[str] = set()  # users whose stored Graph data changed: their reports follow
         self.mode = "full"
         self.mapper = Mapper(self.cfg.mapping)
+        self.photos = needs_photo(self.cfg)  # photo changes are not in delta: read for every user a run plans
         self.rules = RuleSet(self.cfg.import_rules, self.settings)
         self.departments = DepartmentCache(self.org.id)
         seats_left = None if self.org.seats is None else max(0, self.org.seats - seats_taken)
@@ -171,6 +176,7 @@ class _Run:
         self.taken_dry: dict[str, str] | None = {} if self.dry_run else None
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
+        self.created_since_analyze = 0
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -238,21 +244,22 @@ class _Run:
 
     def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool) -> PageChanges:
         existing = _existing(conn, self.org.id, [u["id"] for u in users],
-                             [e for e in (self.mapper.email(u) for u in users) if e])
+                             [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
         if not full:
             # A delta record may carry only what changed: complete it with what was seen last time.
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
         managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))}, users)
+        photos = fetch_photos(self.graph, [u["id"] for u in users if self.mapper.email(u)]) if self.photos else {}
         changes = PageChanges()
         claimed: dict[str, str] = {}  # e-mail -> the user of this chunk that took it first
         for user in users:
-            self._plan_one(changes, existing, user, managers, claimed)
+            self._plan_one(changes, existing, user, managers, claimed, photos)
         return changes
 
     def _plan_one(self, changes: PageChanges, existing: _Existing, user: dict, managers: dict[str, dict],
-                  claimed: dict[str, str]) -> None:
+                  claimed: dict[str, str], photos: dict[str, bytes | None]) -> None:
         uid = user["id"]
         emp = existing.by_m365.get(uid)
         email = self.mapper.email(user)
@@ -284,6 +291,8 @@ class _Run:
         manager_id = _manager_id(user)
         enriched = {**user, "manager": managers.get(manager_id)} if manager_id else user
         incoming = self.mapper.values(enriched)
+        if uid in photos:  # a user whose photo Graph could not give keeps the one we have
+            incoming["photo"] = photo_hash(photos[uid])
         state = emp.state if emp is not None else None
         if renamed and state is not None:
             owner = existing.by_email.get(email)
@@ -308,6 +317,7 @@ class _Run:
                 changes.decisions.extend(decisions)
                 return
             values = _columns(incoming)
+            values["photo"] = photos.get(uid)
             values.update(source="m365", status="active", m365_id=uid, created_by_sync=True,
                           synced_values=dict(plan.new_synced_values), m365_snapshot=_snapshot(user),
                           manager_m365_id=manager_id, seen_in_run=self.run.id)
@@ -318,6 +328,8 @@ class _Run:
         values: dict[str, Any] = {}
         if plan.action == "update":
             values.update(_columns({f: after for f, (_before, after) in plan.changes.items()}, state.values))
+            if "photo" in plan.changes:
+                values["photo"] = photos.get(uid)
             values["synced_values"] = dict(plan.new_synced_values)
             if plan.status:
                 values["status"] = plan.status
@@ -385,6 +397,10 @@ class _Run:
         except Exception:
             self.departments.forget()
             raise
+        self.created_since_analyze += len(changes.creates)
+        if self.created_since_analyze >= self.ANALYZE_EVERY:
+            refresh_statistics(conn)
+            self.created_since_analyze = 0
 
     # -- delta-only work ------------------------------------------------------------------------
 
@@ -521,6 +537,8 @@ class _Run:
                     values["last_full_run_at"] = utcnow()
                 conn.execute(update(Connection).where(Connection.id == self.connection.id).values(**values))
                 group_snapshots.save_snapshot(conn, self.connection.id, self.groups)
+                if self.created_since_analyze > 1000:  # so the next run plans well from its first page
+                    refresh_statistics(conn)
             conn.execute(update(SyncRun).where(SyncRun.id == self.run.id).values(
                 status="succeeded", phase="done", done=self.tally.done, counts=self.tally.counts,
                 finished_at=utcnow(), heartbeat_at=utcnow()))
@@ -563,11 +581,12 @@ class _Existing:
     by_email: dict[str, _Known]
 
 
-def _existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[str]) -> _Existing:
+def _existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[str], *,
+              with_photo: bool = False) -> _Existing:
     """The employees a chunk of users may touch: by user id, then by address (two indexed queries)."""
     table = Employee.__table__
-    # Everything but the photo, which can be large and is never compared here.
-    columns = [c for c in table.c if c.name != "photo"]
+    # The photo only when photos are synced: it can be large.
+    columns = [c for c in table.c if c.name != "photo" or with_photo]
     # Two queries, not one with OR: SQLite would scan the table for an OR of two IN lists.
     rows = conn.execute(select(*columns).where(table.c.organization_id == org_id, table.c.m365_id.in_(ids))).all()
     found = {r.email for r in rows}
@@ -603,6 +622,8 @@ def _existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[str]
 def _state(row: Any, sync_departments: frozenset[str]) -> EmployeeState:
     values = {f: getattr(row, f) or "" for f in EMPLOYEE_FIELDS}
     values.update({f"custom.{k}": str(v) for k, v in (row.custom or {}).items()})
+    if "photo" in row._fields:
+        values["photo"] = photo_hash(row.photo)
     return EmployeeState(
         id=row.id, email=row.email, values=values, synced_values=dict(row.synced_values or {}),
         status=row.status, source=row.source, m365_id=row.m365_id, departments_from_sync=sync_departments,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,3 +32,8 @@ def fetch_photos(graph: Any, user_ids: Sequence[str]) -> dict[str, bytes | None]
             if 0 < len(data) <= MAX_PHOTO_BYTES:
                 photos[uid] = data
     return photos
+
+
+def photo_hash(data: bytes | None) -> str:
+    """The photo as a field value the plan can compare: a content hash ("" for no photo)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:32] if data else ""
