@@ -130,6 +130,7 @@ class _Run:
 
     PAGE_FLUSH = 1000  # users per write transaction when Graph pages are larger
     ANALYZE_EVERY = 10_000  # new employees between statistics refreshes (PostgreSQL)
+    DEFER_LIMIT = 50_000  # reports completed at the end of a full run, at most (then: $batch right away)
 
     def __init__(self, engine: Engine, run: SyncRun, connection: Connection, graph: Any,
                  progress: Progress | None) -> None:
@@ -177,6 +178,11 @@ class _Run:
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
         self.created_since_analyze = 0
+        # Full runs complete reports whose manager comes later in the stream at the end (bounded list).
+        self.defer_managers = self.managers.enabled and not self.dry_run and self.seats.unlimited
+        self.manager_fields = tuple(f for f, path in self.cfg.mapping.items() if path and path.startswith("manager."))
+        self.deferred_reports: list[str] = []  # new employees whose manager had not been met yet
+        self.completing: set[str] = set()  # created this run, being completed: no "updated" of their own
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -197,6 +203,7 @@ class _Run:
         else:
             delta_link = self._full_round()
         self._flush_seats()
+        self._complete_deferred_reports()
         self._refresh_reports()
         held = self._removals(mode)
         self._finish_ok(mode, delta_link, held)
@@ -233,13 +240,14 @@ class _Run:
 
     # -- one page of users --------------------------------------------------------------------
 
-    def _process(self, users: list[dict], *, full: bool) -> None:
+    def _process(self, users: list[dict], *, full: bool, counted: bool = True) -> None:
         for start in range(0, len(users), self.PAGE_FLUSH):
             chunk = list({u["id"]: u for u in users[start:start + self.PAGE_FLUSH] if u.get("id")}.values())
             with self.engine.begin() as conn:
                 changes = self._plan_chunk(conn, chunk, full=full)
                 self._write(conn, changes)
-            self.tally.done += len(chunk)
+            if counted:  # users planned again (reports, deferred managers) are not new progress
+                self.tally.done += len(chunk)
             self._heartbeat()
 
     def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool) -> PageChanges:
@@ -250,7 +258,15 @@ class _Run:
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
-        managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))}, users)
+        defer = full and self.defer_managers and len(self.deferred_reports) < self.DEFER_LIMIT
+        managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))}, users,
+                                         ask_graph=not defer)
+        if defer:
+            # Only a new employee can wait for its manager; existing ones decide now, as a dry run does.
+            known = [u for u in users if u["id"] in existing.by_m365 or self.mapper.email(u) in existing.by_email]
+            missing = {m for u in known if (m := _manager_id(u)) and m not in managers}
+            if missing:
+                managers.update(self.managers.resolve(conn, missing))
         photos = fetch_photos(self.graph, [u["id"] for u in users if self.mapper.email(u)]) if self.photos else {}
         changes = PageChanges()
         claimed: dict[str, str] = {}  # e-mail -> the user of this chunk that took it first
@@ -294,6 +310,10 @@ class _Run:
         if uid in photos:  # a user whose photo Graph could not give keeps the one we have
             incoming["photo"] = photo_hash(photos[uid])
         state = emp.state if emp is not None else None
+        deferred = state is None and self.defer_managers and manager_id is not None and manager_id not in managers
+        if deferred:  # its manager comes later in the stream: the end of the run fills these in
+            for name in self.manager_fields:
+                incoming.pop(name, None)
         if renamed and state is not None:
             owner = existing.by_email.get(email)
             if taken or (owner is not None and owner.state.id != state.id):
@@ -312,6 +332,10 @@ class _Run:
         employee_id = state.id if state is not None else None
         decisions = [Decision(kind, uid, email, _reason(kind, verdict, plan), _details(kind, plan),
                               employee_id=employee_id) for kind in plan.decisions]
+        if uid in self.completing:
+            decisions = [d for d in decisions if d.kind != "updated"]
+        if deferred and plan.action == "create":
+            self.deferred_reports.append(uid)
         if state is None:
             if plan.action != "create":
                 changes.decisions.extend(decisions)
@@ -469,6 +493,24 @@ class _Run:
             self._process([snap for _id, m365_id, snap in rows
                            if snap and snap.get("id") and m365_id not in self.processed_ids], full=False)
 
+    def _complete_deferred_reports(self) -> None:
+        """Fill in the manager fields of reports a full run met before their manager."""
+        if not self.deferred_reports:
+            return
+        ids = sorted(self.deferred_reports)
+        self.completing = set(ids)
+        self.deferred_reports = []
+        self.defer_managers = False  # managers still unknown now are outside the scope: ask Graph
+        for start in range(0, len(ids), self.PAGE_FLUSH):
+            with self.engine.begin() as conn:
+                users = [snap for (snap,) in conn.execute(
+                    select(Employee.m365_snapshot).where(
+                        Employee.organization_id == self.org.id,
+                        Employee.m365_id.in_(ids[start:start + self.PAGE_FLUSH])))
+                    if snap.get("id")]
+            self._process(users, full=False, counted=False)
+        self.completing = set()
+
     def _refresh_reports(self) -> None:
         """Employees whose manager's name or address changed in this run get the new values too."""
         # A dry run wrote nothing, so the stored reports are as before the run and planning them again
@@ -485,7 +527,7 @@ class _Run:
                         Employee.manager_m365_id.in_(changed[start:start + self.PAGE_FLUSH])))
                     if snap.get("id")]
             # Their stored data is complete; planning them again changes only what the manager changed.
-            self._process(reports, full=False)
+            self._process(reports, full=False, counted=False)
 
     def _fetch_users(self, ids: list[str]) -> list[dict]:
         if not ids:

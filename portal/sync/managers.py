@@ -31,8 +31,13 @@ class ManagerDirectory:
         self.enabled = enabled
         self._cache: dict[str, dict] = {}
 
-    def resolve(self, conn: DBConnection, ids: set[str], chunk: Iterable[dict] = ()) -> dict[str, dict]:
-        """Attributes for each id that exists (unknown managers are left out); ``chunk``: users at hand."""
+    def resolve(self, conn: DBConnection, ids: set[str], chunk: Iterable[dict] = (), *,
+                ask_graph: bool = True) -> dict[str, dict]:
+        """Attributes for each id that exists (unknown managers are left out); ``chunk``: users at hand.
+
+        ``ask_graph=False`` looks only here and in the database: a full run meets most managers later
+        in the stream anyway, so their reports are completed at its end instead of one $batch a page.
+        """
         if not self.enabled or not ids:
             return {}
         found = {u["id"]: self._pick(u) for u in chunk if u.get("id") in ids}
@@ -46,7 +51,7 @@ class ManagerDirectory:
             for m365_id, snapshot in rows:
                 found[m365_id] = self._pick(snapshot or {})
             missing -= found.keys()
-        if missing:
+        if missing and ask_graph:
             found.update(self._from_graph(sorted(missing)))
         if len(self._cache) > CACHE_LIMIT:
             self._cache.clear()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection as DBConnection
 
+from portal.employees.fields import EMPLOYEE_FIELDS
 from portal.models import Department, Employee, EmployeeDepartment, SyncDecision, utcnow
 
 # Columns only the sync reads: writing them alone does not change the employee (nor its updated_at).
@@ -94,6 +95,13 @@ class DepartmentCache:
         self._ids = None
 
 
+_NEW_EMPLOYEE: dict[str, Any] = {
+    **{c.name: "" for c in Employee.__table__.c if c.name in EMPLOYEE_FIELDS},
+    "photo": None,
+    "custom": {},
+}
+
+
 def apply_page(
     conn: DBConnection, organization_id: int, run_id: int, changes: PageChanges, departments: DepartmentCache
 ) -> None:
@@ -103,8 +111,9 @@ def apply_page(
     dept_links: list[tuple[int, tuple[str, ...]]] = []
 
     if changes.creates:
-        rows = [{**c.values, "organization_id": organization_id, "created_at": now, "updated_at": now}
-                for c in changes.creates]
+        # executemany wants one shape: a field left out of a plan (a manager not known yet) starts empty.
+        rows = [{**_NEW_EMPLOYEE, **c.values, "organization_id": organization_id, "created_at": now,
+                 "updated_at": now} for c in changes.creates]
         # A plain executemany and one indexed lookup beat INSERT … RETURNING, which psycopg must
         # parse as one huge statement (3× slower for a 1,000-row page on PostgreSQL).
         conn.execute(insert(Employee), rows)

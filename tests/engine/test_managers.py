@@ -73,3 +73,23 @@ def test_managers_cost_at_most_one_batch_per_page(acme):
     assert batches <= pages
     # Only managers that were neither in the page nor stored yet are asked for.
     assert sum(1 for i in graph if i.via == "$batch") <= 3
+
+
+def test_reports_met_before_their_manager_are_completed_without_extra_graph_calls(acme):
+    acme.sim.settings.delta_page_size = 7  # many reports arrive pages before their manager
+    acme.sim.log.clear()
+
+    result = acme.sync()
+
+    rows = acme.export()
+    by_id = {row["m365_id"]: row for row in rows.values()}
+    with_manager = [e for e in acme.employees().values() if e.manager_m365_id in by_id]
+    assert len(with_manager) > 100
+    for report in with_manager:
+        manager = by_id[report.manager_m365_id]
+        assert (report.manager_name, report.manager_email.lower()) == (manager["display_name"], manager["email"])
+    # Completing them is part of creating them, not an update of its own.
+    assert "updated" not in result["counts"]
+    # Managers who are employees themselves are never fetched one by one.
+    fetched = {r.path.split("/")[3] for r in acme.sim.log.items("graph") if r.via == "$batch"}
+    assert not fetched & set(by_id)
