@@ -162,3 +162,27 @@ def disconnect_cmd(slug: str, keep: bool | None) -> None:
     except SigsyncError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Disconnected. {result['deleted']} employee(s) deleted, {result['kept']} kept as manual employees.")
+
+
+@m365_cli.command("pause")
+@click.argument("slug")
+def pause_cmd(slug: str) -> None:
+    """Pause the sync of the whole connection (employees stay as they are)."""
+    _org, connection = _org_and_connection(slug)
+    try:
+        connections.set_connection_paused(_engine(), connection, True)
+    except SigsyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("Sync paused. Runs are refused until you resume it.")
+
+
+@m365_cli.command("resume")
+@click.argument("slug")
+def resume_cmd(slug: str) -> None:
+    """Resume a paused connection's sync."""
+    _org, connection = _org_and_connection(slug)
+    try:
+        connections.set_connection_paused(_engine(), connection, False)
+    except SigsyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("Sync resumed.")

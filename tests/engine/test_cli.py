@@ -84,3 +84,18 @@ def test_internal_error_still_prints_the_summary(acme, cli, monkeypatch):
     assert summary["error"] == "Internal error: KeyError. Nothing was lost; run again."
     assert "Error: Internal error: KeyError" in out.stderr
     assert acme.connection_row().lock_run_id is None
+
+
+def test_pausing_the_connection_refuses_syncs_until_resumed(acme, cli):
+    paused = cli("m365", "pause", acme.slug)
+    assert paused.exit_code == 0, paused.output
+
+    refused = cli("m365", "sync", acme.slug)
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout.strip().splitlines()[-1])["status"] == "failed"
+    assert "paused" in refused.stderr
+    assert acme.employees() == {}
+
+    assert cli("m365", "resume", acme.slug).exit_code == 0
+    done = cli("m365", "sync", acme.slug)
+    assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "succeeded"
