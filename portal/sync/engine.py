@@ -219,6 +219,8 @@ class _Run:
     def _full_round(self) -> str | None:
         self.total = self._count_users()
         self._update_run(phase="users", total=self.total)
+        with self.engine.begin() as conn:
+            self.managers.prefetch_outsiders(conn)
         delta_link = None
         for page in self.graph.iter_delta("/users/delta", select=self.select):
             self._process(page.users, full=True)

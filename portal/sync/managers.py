@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection as DBConnection
+from sqlalchemy.orm import aliased
 
 from portal.models import Employee
 
@@ -57,6 +58,27 @@ class ManagerDirectory:
             self._cache.clear()
         self._cache.update(found)
         return found
+
+    def prefetch_outsiders(self, conn: DBConnection) -> int:
+        """Read, twenty per $batch, the managers of employees who are not employees themselves.
+
+        They are outside the import scope, so no page of the run brings their attributes; without
+        this a full run asked Graph for one or two of them on nearly every page.
+        """
+        if not self.enabled:
+            return 0
+        manager = aliased(Employee)
+        ids = conn.execute(
+            select(Employee.manager_m365_id).distinct().where(
+                Employee.organization_id == self.organization_id,
+                Employee.manager_m365_id.is_not(None),
+                ~exists().where(manager.organization_id == self.organization_id,
+                                manager.m365_id == Employee.manager_m365_id),
+            ).limit(CACHE_LIMIT)
+        ).scalars().all()
+        if ids:
+            self._cache.update(self._from_graph(sorted(ids)))
+        return len(ids)
 
     def remember(self, user: dict) -> None:
         """Keep the attributes of a user this run found new or changed (a dry run writes no row to read)."""

@@ -93,3 +93,18 @@ def test_reports_met_before_their_manager_are_completed_without_extra_graph_call
     # Managers who are employees themselves are never fetched one by one.
     fetched = {r.path.split("/")[3] for r in acme.sim.log.items("graph") if r.via == "$batch"}
     assert not fetched & set(by_id)
+
+
+def test_a_full_run_reads_managers_outside_the_scope_in_a_few_batches(acme):
+    acme.sim.settings.delta_page_size = 7
+    acme.sync()
+    outsiders = {e.manager_m365_id for e in acme.employees().values()} - {
+        e.m365_id for e in acme.employees().values()} - {None}
+    assert outsiders, "the tenant has employees whose manager is out of scope"
+    acme.sim.log.clear()
+
+    again = acme.sync(full=True)
+
+    assert again["counts"].get("updated") is None
+    batches = [r for r in acme.sim.log.items("graph") if r.path == "/v1.0/$batch" and not r.via]
+    assert len(batches) <= -(-len(outsiders) // 20)
