@@ -106,7 +106,7 @@ def start_simulator(env: dict[str, str]) -> None:
         line = proc.stdout.readline()
         if not line:
             fail("the Microsoft 365 simulator exited; run `python -m simulator` to see why")
-        if line.startswith("#"):
+        if line.startswith("#") and "Point the portal" not in line:
             say(line[1:].strip())
         match = re.match(r"export (\w+)=(.*)", line.strip())
         if match:
