@@ -164,15 +164,19 @@ def disconnect_cmd(slug: str, keep: bool | None) -> None:
     click.echo(f"Disconnected. {result['deleted']} employee(s) deleted, {result['kept']} kept as manual employees.")
 
 
+def _set_paused(slug: str, paused: bool) -> None:
+    _org, connection = _org_and_connection(slug)
+    try:
+        connections.set_connection_paused(_engine(), connection, paused)
+    except SigsyncError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @m365_cli.command("pause")
 @click.argument("slug")
 def pause_cmd(slug: str) -> None:
     """Pause the sync of the whole connection (employees stay as they are)."""
-    _org, connection = _org_and_connection(slug)
-    try:
-        connections.set_connection_paused(_engine(), connection, True)
-    except SigsyncError as exc:
-        raise click.ClickException(str(exc)) from None
+    _set_paused(slug, True)
     click.echo("Sync paused. Runs are refused until you resume it.")
 
 
@@ -180,9 +184,5 @@ def pause_cmd(slug: str) -> None:
 @click.argument("slug")
 def resume_cmd(slug: str) -> None:
     """Resume a paused connection's sync."""
-    _org, connection = _org_and_connection(slug)
-    try:
-        connections.set_connection_paused(_engine(), connection, False)
-    except SigsyncError as exc:
-        raise click.ClickException(str(exc)) from None
+    _set_paused(slug, False)
     click.echo("Sync resumed.")
