@@ -16,9 +16,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
-from portal.employees.fields import EMPLOYEE_FIELDS
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
-from portal.models import Connection, Department, Employee, EmployeeDepartment, Organization, SyncRun, utcnow
+from portal.models import Connection, Employee, Organization, SyncRun, utcnow
 from portal.sync import groups as group_snapshots
 from portal.sync import lock, removals
 from portal.sync.config import (
@@ -35,7 +34,15 @@ from portal.sync.groups import RuleGroups
 from portal.sync.managers import ManagerDirectory
 from portal.sync.mapping import Mapper
 from portal.sync.photos import fetch_photos, photo_hash
-from portal.sync.plan import EmployeeState, SeatAllocator, plan_user, removal_plan
+from portal.sync.plan import SeatAllocator, plan_user, removal_plan
+from portal.sync.records import (
+    Existing,
+    Known,
+    graph_snapshot,
+    load_existing,
+    manager_id_of,
+    to_columns,
+)
 from portal.sync.rules import RuleSet
 from portal.sync.writer import (
     Decision,
@@ -50,7 +57,6 @@ from portal.sync.writer import (
 
 log = logging.getLogger(__name__)
 
-EMPLOYEE_COLUMNS = frozenset(EMPLOYEE_FIELDS)
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -253,7 +259,7 @@ class _Run:
             self._heartbeat()
 
     def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool) -> PageChanges:
-        existing = _existing(conn, self.org.id, [u["id"] for u in users],
+        existing = load_existing(conn, self.org.id, [u["id"] for u in users],
                              [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
         if not full:
             # A delta record may carry only what changed: complete it with what was seen last time.
@@ -261,12 +267,12 @@ class _Run:
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
         defer = full and self.defer_managers and len(self.deferred_reports) < self.DEFER_LIMIT
-        managers = self.managers.resolve(conn, {m for u in users if (m := _manager_id(u))}, users,
+        managers = self.managers.resolve(conn, {m for u in users if (m := manager_id_of(u))}, users,
                                          ask_graph=not defer)
         if defer:
             # Only a new employee can wait for its manager; existing ones decide now, as a dry run does.
             known = [u for u in users if u["id"] in existing.by_m365 or self.mapper.email(u) in existing.by_email]
-            missing = {m for u in known if (m := _manager_id(u)) and m not in managers}
+            missing = {m for u in known if (m := manager_id_of(u)) and m not in managers}
             if missing:
                 managers.update(self.managers.resolve(conn, missing))
         photos = fetch_photos(self.graph, [u["id"] for u in users if self.mapper.email(u)]) if self.photos else {}
@@ -276,7 +282,7 @@ class _Run:
             self._plan_one(changes, existing, user, managers, claimed, photos)
         return changes
 
-    def _plan_one(self, changes: PageChanges, existing: _Existing, user: dict, managers: dict[str, dict],
+    def _plan_one(self, changes: PageChanges, existing: Existing, user: dict, managers: dict[str, dict],
                   claimed: dict[str, str], photos: dict[str, bytes | None]) -> None:
         uid = user["id"]
         emp = existing.by_m365.get(uid)
@@ -306,7 +312,7 @@ class _Run:
                 changes.decisions.append(Decision(
                     "conflict", uid, email, f"{email} already belongs to another Microsoft 365 user"))
                 return
-        manager_id = _manager_id(user)
+        manager_id = manager_id_of(user)
         enriched = {**user, "manager": managers.get(manager_id)} if manager_id else user
         incoming = self.mapper.values(enriched)
         if uid in photos:  # a user whose photo Graph could not give keeps the one we have
@@ -342,10 +348,10 @@ class _Run:
             if plan.action != "create":
                 changes.decisions.extend(decisions)
                 return
-            values = _columns(incoming)
+            values = to_columns(incoming)
             values["photo"] = photos.get(uid)
             values.update(source="m365", status="active", m365_id=uid, created_by_sync=True,
-                          synced_values=dict(plan.new_synced_values), m365_snapshot=_snapshot(user),
+                          synced_values=dict(plan.new_synced_values), m365_snapshot=graph_snapshot(user),
                           manager_m365_id=manager_id, seen_in_run=self.run.id)
             self._offer_new(changes, NewEmployee(values, tuple(plan.departments or ()), decisions), email, uid)
             self.managers.remember(user)
@@ -353,7 +359,7 @@ class _Run:
         self._mark_seen(changes, state.id)
         values: dict[str, Any] = {}
         if plan.action == "update":
-            values.update(_columns({f: after for f, (_before, after) in plan.changes.items()}, state.values))
+            values.update(to_columns({f: after for f, (_before, after) in plan.changes.items()}, state.values))
             if "photo" in plan.changes:
                 values["photo"] = photos.get(uid)
             values["synced_values"] = dict(plan.new_synced_values)
@@ -361,7 +367,7 @@ class _Run:
                 values["status"] = plan.status
             if plan.link:
                 values.update(m365_id=uid, source="m365")
-        snapshot = _snapshot(user)
+        snapshot = graph_snapshot(user)
         # Kept for paused and excluded employees too: resuming one applies what Graph said meanwhile.
         if snapshot != emp.snapshot:
             values.update(m365_snapshot=snapshot, manager_m365_id=manager_id)
@@ -393,7 +399,7 @@ class _Run:
         with self.engine.begin() as conn:
             self._write(conn, PageChanges(creates=winners))
 
-    def _out_of_scope(self, changes: PageChanges, uid: str, email: str, emp: _Known | None, reason: str) -> None:
+    def _out_of_scope(self, changes: PageChanges, uid: str, email: str, emp: Known | None, reason: str) -> None:
         changes.decisions.append(Decision("out_of_scope", uid, email, reason,
                                           employee_id=emp.state.id if emp else None))
         # A full run finds these by what it did not see; a delta run must note them here.
@@ -611,102 +617,6 @@ class _Run:
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Known:
-    state: EmployeeState
-    snapshot: dict
-    manual_departments: frozenset[str] = frozenset()  # case-folded names an admin assigned by hand
-
-
-@dataclass
-class _Existing:
-    by_m365: dict[str, _Known]
-    by_email: dict[str, _Known]
-
-
-def _existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[str], *,
-              with_photo: bool = False) -> _Existing:
-    """The employees a chunk of users may touch: by user id, then by address (two indexed queries)."""
-    table = Employee.__table__
-    # The photo only when photos are synced: it can be large.
-    columns = [c for c in table.c if c.name != "photo" or with_photo]
-    # Two queries, not one with OR: SQLite would scan the table for an OR of two IN lists.
-    rows = conn.execute(select(*columns).where(table.c.organization_id == org_id, table.c.m365_id.in_(ids))).all()
-    found = {r.email for r in rows}
-    wanted = [e for e in emails if e not in found]
-    if wanted:
-        rows += conn.execute(
-            select(*columns).where(table.c.organization_id == org_id, table.c.email.in_(wanted))
-        ).all()
-    emp_ids = [e.id for e in rows]
-    sync_depts: dict[int, set[str]] = {}
-    manual_depts: dict[int, set[str]] = {}
-    if emp_ids:
-        for emp_id, name, source in conn.execute(
-            select(EmployeeDepartment.employee_id, Department.name, EmployeeDepartment.source)
-            .join(Department, Department.id == EmployeeDepartment.department_id)
-            .where(EmployeeDepartment.employee_id.in_(emp_ids))
-        ):
-            if source == "sync":
-                sync_depts.setdefault(emp_id, set()).add(name)
-            else:
-                manual_depts.setdefault(emp_id, set()).add(name.casefold())
-    by_m365: dict[str, _Known] = {}
-    by_email: dict[str, _Known] = {}
-    for e in rows:
-        known = _Known(_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}),
-                       frozenset(manual_depts.get(e.id, ())))
-        if e.m365_id:
-            by_m365[e.m365_id] = known
-        by_email[e.email] = known
-    return _Existing(by_m365, by_email)
-
-
-def _state(row: Any, sync_departments: frozenset[str]) -> EmployeeState:
-    values = {f: getattr(row, f) or "" for f in EMPLOYEE_FIELDS}
-    values.update({f"custom.{k}": str(v) for k, v in (row.custom or {}).items()})
-    if "photo" in row._fields:
-        values["photo"] = photo_hash(row.photo)
-    return EmployeeState(
-        id=row.id, email=row.email, values=values, synced_values=dict(row.synced_values or {}),
-        status=row.status, source=row.source, m365_id=row.m365_id, departments_from_sync=sync_departments,
-    )
-
-
-def _columns(values: dict[str, str], current: dict[str, str] | None = None) -> dict[str, Any]:
-    """Field values → Employee columns; ``custom.<key>`` fields go into the ``custom`` JSON column."""
-    columns: dict[str, Any] = {}
-    custom: dict[str, str] | None = None
-    for name, value in values.items():
-        if name.startswith("custom."):
-            if custom is None:
-                custom = {k[7:]: v for k, v in (current or {}).items() if k.startswith("custom.")}
-            custom[name[7:]] = value
-        elif name in EMPLOYEE_COLUMNS:
-            columns[name] = value
-    if custom is not None:
-        columns["custom"] = {k: v for k, v in custom.items() if v != ""}
-    return columns
-
-
-def _snapshot(user: dict) -> dict:
-    """The Graph attributes worth keeping to complete a later partial delta record."""
-    return {k: v for k, v in user.items() if not k.startswith("@") and "@" not in k or k == "manager@delta"}
-
-
-def _manager_id(user: dict) -> str | None:
-    """The manager's id: from manager@delta (delta rounds) or an expanded manager (single reads)."""
-    if "manager@delta" in user:
-        for item in user.get("manager@delta") or ():
-            if isinstance(item, dict) and item.get("id") and "@removed" not in item:
-                return str(item["id"])
-        return None
-    manager = user.get("manager")
-    if isinstance(manager, dict) and manager.get("id"):
-        return str(manager["id"])
-    return None
-
 
 def _reason(kind: str, verdict: Any, plan: Any) -> str:
     if kind in ("created", "linked", "reactivated"):
