@@ -1,22 +1,18 @@
-"""The recorded Microsoft payloads in shared/graph_samples, for comparing shapes."""
+"""Microsoft's recorded payloads (tests/simulator/graph_samples, copied from shared/), for comparing shapes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
-
-# shared/ sits beside the repository, on developer machines and in CI alike.
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "graph_samples"
+# A copy lives in the repository so a fresh clone checks fidelity anywhere; SOURCES.md there
+# says where each payload comes from.
+SAMPLES = Path(__file__).resolve().parent / "graph_samples"
 
 
 def sample(name: str) -> dict:
-    """A sample payload, or skip the test when shared/ is not beside the repository."""
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"sample {name} not found in {SAMPLES}")
-    return json.loads(path.read_text())
+    """A sample payload; a missing one is a broken test, never a silent skip."""
+    return json.loads((SAMPLES / name).read_text())
 
 
 def shape(doc: dict) -> dict[str, type]:
