@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None, str], None]
 
-RUNNABLE_STATES = {
+REFUSED_STATES = {
     "paused": "The Microsoft 365 connection is paused. Resume it to sync.",
     "needs_consent": "Microsoft 365 needs the admin's consent again. Reconnect to sync.",
     "disconnected": "The Microsoft 365 connection was disconnected.",
@@ -101,7 +101,7 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
     with engine.begin() as conn:
         run = _load(conn, SyncRun, run_id)
         connection = _load(conn, Connection, run.connection_id)
-    refusal = RUNNABLE_STATES.get(connection.state)
+    refusal = REFUSED_STATES.get(connection.state)
     if refusal:
         _finish(engine, run_id, "failed", refusal)
         raise SyncRefused(refusal)
@@ -120,6 +120,9 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
     except M365Error as exc:
         _mark_connection(engine, connection.id, last_error=exc.admin_message)
         _finish(engine, run_id, "failed", exc.admin_message)
+        raise
+    except lock.RunInProgress as exc:  # the lock expired and another run took over: stop quietly
+        _finish(engine, run_id, "failed", str(exc))
         raise
     except Exception as exc:
         log.exception("Sync run %s failed", run_id)

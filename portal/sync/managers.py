@@ -31,6 +31,7 @@ class ManagerDirectory:
         self.fields = select_fields
         self.enabled = enabled
         self._cache: dict[str, dict] = {}
+        self._outsiders: dict[str, dict] = {}  # prefetched; kept apart so clearing the cache keeps them
 
     def resolve(self, conn: DBConnection, ids: set[str], chunk: Iterable[dict] = (), *,
                 ask_graph: bool = True) -> dict[str, dict]:
@@ -43,6 +44,7 @@ class ManagerDirectory:
             return {}
         found = {u["id"]: self._pick(u) for u in chunk if u.get("id") in ids}
         found.update((i, self._cache[i]) for i in ids - found.keys() if i in self._cache)
+        found.update((i, self._outsiders[i]) for i in ids - found.keys() if i in self._outsiders)
         missing = ids - found.keys()
         if missing:
             rows = conn.execute(
@@ -77,7 +79,7 @@ class ManagerDirectory:
             ).limit(CACHE_LIMIT)
         ).scalars().all()
         if ids:
-            self._cache.update(self._from_graph(sorted(ids)))
+            self._outsiders = self._from_graph(sorted(ids))
         return len(ids)
 
     def remember(self, user: dict) -> None:
