@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from portal import connections
+from portal.sync.engine import create_run, run_sync
 from tests.engine.support import leaf_employees, uid
 
 SPLIT = [{"name": "Everyone", "departments": {"from_attribute": "department", "split": ";"}}]
@@ -82,3 +86,41 @@ def test_user_taking_another_users_address_keeps_their_own_in_delta_and_full_run
     assert (zoe.status, zoe.job_title, zoe.m365_id) == ("active", "CMO", uid(acme.sim, "zoe@contoso.example"))
     assert acme.employee("juergen.mueller@contoso.example").m365_id == uid(acme.sim,
                                                                           "Juergen.Mueller@contoso.example")
+
+
+class _OnlyChangedProperties:
+    """The real Graph client, its delta records cut to the id and what changed.
+
+    Microsoft documents that an updated object carries "at least the properties that have been
+    updated" (and only those with ``Prefer: return=minimal``); the sync must not read a missing
+    property as an emptied one.
+    """
+
+    def __init__(self, graph, keep: set[str]) -> None:
+        self._graph, self._keep = graph, keep | {"id"}
+
+    def __getattr__(self, name):
+        return getattr(self._graph, name)
+
+    def iter_delta(self, *args, **kwargs):
+        for page in self._graph.iter_delta(*args, **kwargs):
+            yield replace(page, users=[{k: v for k, v in u.items() if k in self._keep} for u in page.users])
+
+
+def test_delta_records_with_only_the_changed_properties_keep_everything_else(acme, fresh):
+    acme.configure(settings={"empty_values": "clear"})  # a missing property must still not clear a field
+    acme.sync()
+    email = leaf_employees(acme.export(), 1)[0]
+    before = acme.export()[email]
+    acme.sim.tenant.update_user(email, jobTitle="Chief Partial Officer")
+
+    run_id = create_run(acme.engine, acme.connection.id)
+    with connections.graph_for(acme.config, acme.engine, acme.connection_row()) as graph:
+        run = run_sync(acme.engine, run_id, _OnlyChangedProperties(graph, {"jobTitle"}))
+
+    assert (run.status, run.mode) == ("succeeded", "delta")
+    after = acme.export()[email]
+    assert after["job_title"] == "Chief Partial Officer"
+    assert {k: v for k, v in after.items() if k != "job_title"} == {
+        k: v for k, v in before.items() if k != "job_title"}
+    assert after == fresh(settings={"empty_values": "clear"}).export()[email]
