@@ -265,7 +265,15 @@ class _Run:
         existing = load_existing(conn, self.org.id, [u["id"] for u in users],
                              [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
         if not full:
-            # A delta record may carry only what changed: complete it with what was seen last time.
+            # A delta record may carry only what changed: complete it with what was seen last time,
+            # or, for a user never seen, from Graph (every user has a UPN, so without one it is partial).
+            partial = [u["id"] for u in users if u["id"] not in existing.by_m365 and "userPrincipalName" not in u]
+            if partial:
+                complete = {f["id"]: f for f in self._fetch_users(partial)}
+                users = [{**u, **complete.get(u["id"], {})} for u in users]
+                existing = load_existing(conn, self.org.id, [u["id"] for u in users],
+                                         [e for e in (self.mapper.email(u) for u in users) if e],
+                                         with_photo=self.photos)
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)

@@ -124,3 +124,19 @@ def test_delta_records_with_only_the_changed_properties_keep_everything_else(acm
     assert {k: v for k, v in after.items() if k != "job_title"} == {
         k: v for k, v in before.items() if k != "job_title"}
     assert after == fresh(settings={"empty_values": "clear"}).export()[email]
+
+
+def test_a_user_never_seen_arriving_as_a_partial_record_is_read_in_full(acme):
+    acme.sync()
+    newcomer = acme.sim.tenant.add_user({
+        "displayName": "Paula Partial", "givenName": "Paula", "surname": "Partial",
+        "mail": "paula.partial@contoso.example", "userPrincipalName": "paula.partial@contoso.example",
+        "jobTitle": "Analyst", "accountEnabled": True, "userType": "Member"})
+
+    run_id = create_run(acme.engine, acme.connection.id)
+    with connections.graph_for(acme.config, acme.engine, acme.connection_row()) as graph:
+        run = run_sync(acme.engine, run_id, _OnlyChangedProperties(graph, {"displayName"}))
+
+    assert run.status == "succeeded"
+    paula = acme.employee("paula.partial@contoso.example")
+    assert (paula.m365_id, paula.first_name, paula.job_title) == (newcomer, "Paula", "Analyst")
