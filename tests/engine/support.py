@@ -27,3 +27,15 @@ def leaf_employees(export: dict[str, dict], count: int, *, skip: int = 0) -> lis
     leaves = [email for email, row in sorted(export.items())
               if email not in managers and row["m365_id"] and row["first_name"] and row["department"]]
     return leaves[skip:skip + count]
+
+
+def differences(got: dict[str, dict], want: dict[str, dict]) -> dict:
+    """Field by field, what differs between two exports (readable where == would print a wall)."""
+    out: dict = {}
+    for email in sorted(got.keys() | want.keys()):
+        a, b = got.get(email), want.get(email)
+        if a is None or b is None:
+            out[email] = "missing here" if a is None else "only here"
+        elif a != b:
+            out[email] = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+    return out

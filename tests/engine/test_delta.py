@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from portal import connections
 from portal.sync.engine import create_run, run_sync
-from tests.engine.support import leaf_employees, uid
+from tests.engine.support import differences, leaf_employees, uid
 
 SPLIT = [{"name": "Everyone", "departments": {"from_attribute": "department", "split": ";"}}]
 
@@ -53,19 +53,7 @@ def test_delta_run_applies_exactly_the_changes_and_equals_a_full_run_from_scratc
     assert after[soft]["status"] == after[hard]["status"] == "inactive"
 
     reference = fresh(import_rules=SPLIT).export()
-    assert _differences(_active(after), reference) == {}
-
-
-def _differences(got: dict[str, dict], want: dict[str, dict]) -> dict:
-    """Field by field, what differs between two exports (readable where == would print a wall)."""
-    out: dict = {}
-    for email in sorted(got.keys() | want.keys()):
-        a, b = got.get(email), want.get(email)
-        if a is None or b is None:
-            out[email] = "only in the delta org" if b is None else "only in the reference"
-        elif a != b:
-            out[email] = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
-    return out
+    assert differences(_active(after), reference) == {}
 
 
 def test_user_taking_another_users_address_keeps_their_own_in_delta_and_full_runs(acme):

@@ -10,27 +10,16 @@ from portal import connections
 from portal.m365.errors import ConsentRequired, GraphThrottled, GraphUnavailable
 from portal.sync.engine import SyncRefused, create_run, run_sync
 from simulator.faults import Fault
-from tests.engine.support import leaf_employees
+from tests.engine.support import differences, leaf_employees
 
 DELTA = "/v1.0/users/delta"
 SPLIT = [{"name": "Everyone", "departments": {"from_attribute": "department", "split": ";"}}]
 
 
-def _differences(got: dict[str, dict], want: dict[str, dict]) -> dict:
-    out: dict = {}
-    for email in sorted(got.keys() | want.keys()):
-        a, b = got.get(email), want.get(email)
-        if a is None or b is None:
-            out[email] = "missing here" if a is None else "only here"
-        elif a != b:
-            out[email] = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
-    return out
-
-
 def _converged(acme, fresh) -> None:
     """The organisation's active employees are exactly what a clean full run from scratch gives."""
     reference = fresh(import_rules=SPLIT).export()
-    assert _differences(acme.export(status="active"), reference) == {}
+    assert differences(acme.export(status="active"), reference) == {}
 
 
 def _change_many(acme, count: int = 120) -> list[str]:
