@@ -128,10 +128,10 @@ class Config:
         return self.database_url.startswith("sqlite:")
 
     def __repr__(self) -> str:  # never print secrets
-        return f"Config(env={self.env!r}, database_url={_redact(self.database_url)!r}, graph_url={self.graph_url!r})"
+        return f"Config(env={self.env!r}, database_url={redact_url(self.database_url)!r}, graph_url={self.graph_url!r})"
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """Hide a password in a database URL."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

@@ -13,7 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
 
-from config import Config, ConfigError
+from config import Config, ConfigError, redact_url
 
 log = logging.getLogger("sigsync.worker")
 
@@ -29,7 +29,8 @@ def main() -> int:
     try:
         redis.ping()
     except RedisError as exc:
-        log.error("Cannot reach Redis at %s: %s. Start redis-server or fix REDIS_URL.", config.redis_url, exc)
+        where = redact_url(config.redis_url)  # a Redis URL may carry a password
+        log.error("Cannot reach Redis at %s: %s. Start redis-server or fix REDIS_URL.", where, exc)
         return 2
     worker = Worker([Queue(config.rq_queue, connection=redis)], connection=redis)
     log.info("Worker listening on queue %r", config.rq_queue)

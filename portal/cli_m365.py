@@ -14,7 +14,7 @@ from portal import connections
 from portal.cli_common import command_session
 from portal.db import get_engine
 from portal.errors import SigsyncError
-from portal.jobs import enqueue_sync, summary, sync_job
+from portal.jobs import QueueUnavailable, enqueue_sync, summary, sync_job
 from portal.m365.errors import M365Error
 from portal.models import SyncRun
 from portal.organizations import get_organization
@@ -93,7 +93,11 @@ def sync(slug: str, full: bool, dry_run: bool, queued: bool) -> None:
     """Run a sync in this process; the last line printed is a JSON summary."""
     _org, connection = _org_and_connection(slug)
     if queued:
-        run_id = enqueue_sync(_config(), connection.id, trigger="cli", full=full, dry_run=dry_run)
+        try:
+            run_id = enqueue_sync(_config(), connection.id, trigger="cli", full=full, dry_run=dry_run)
+        except QueueUnavailable as exc:
+            message = f"Redis is unreachable at REDIS_URL ({exc}); the run was marked failed."
+            raise click.ClickException(message) from None
         click.echo(json.dumps({"run_id": run_id, "status": "queued"}))
         return
     run_id = create_run(_engine(), connection.id, trigger="cli", full=full, dry_run=dry_run)
@@ -123,7 +127,7 @@ def _resolve(slug: str, run_id: int, approve: bool) -> None:
             raise click.ClickException(f"Run {run_id} does not belong to {slug}.")
         try:
             applied = removals.resolve_held(conn, SyncRun.model_validate(row._asdict()), approve,
-                                            connection.settings.get("removal", "deactivate"))
+                                            connections.connection_settings(connection, org.timezone).removal)
         except removals.NothingToResolve as exc:
             raise click.ClickException(str(exc)) from None
     if approve:

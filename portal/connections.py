@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
@@ -93,6 +93,14 @@ def _store_new(engine: Engine, org: Organization, tenant_id: str, mode: str, con
         return live_connection(conn, org.id)
 
 
+def connection_settings(connection: Connection, timezone: str = "UTC"):
+    """The connection's parsed settings (defaults filled in)."""
+    return parse_config(
+        {"settings": connection.settings, "mapping": connection.mapping, "import_rules": connection.import_rules},
+        default_timezone=timezone,
+    ).settings
+
+
 def export_connection_config(connection: Connection, timezone: str = "UTC") -> dict[str, Any]:
     """The connection's settings, mapping and import rules as the documented JSON."""
     cfg = parse_config(
@@ -133,7 +141,9 @@ def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) 
     with engine.begin() as conn:
         locked = conn.execute(
             update(Connection)
-            .where(Connection.id == connection.id, Connection.lock_run_id.is_(None))
+            # A lock past its expiry belongs to a worker that died: it does not block a disconnect.
+            .where(Connection.id == connection.id,
+                   or_(Connection.lock_run_id.is_(None), Connection.lock_expires_at < utcnow()))
             .values(state="disconnected", disconnected_at=utcnow(), token_cache=None, delta_link=None,
                     delta_config_hash="")
         ).rowcount

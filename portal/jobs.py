@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import select
 
@@ -45,7 +46,18 @@ def summary(run: SyncRun) -> dict:
 def enqueue_sync(config: Config, connection_id: int, *, trigger: str = "manual", full: bool = False,
                  dry_run: bool = False) -> int:
     """Record a queued run and hand it to a worker; returns the run id."""
-    run_id = create_run(get_engine(config.database_url), connection_id, trigger=trigger, full=full, dry_run=dry_run)
-    queue = Queue(config.rq_queue, connection=Redis.from_url(config.redis_url))
-    queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=f"sync-run-{run_id}")
+    engine = get_engine(config.database_url)
+    run_id = create_run(engine, connection_id, trigger=trigger, full=full, dry_run=dry_run)
+    try:
+        queue = Queue(config.rq_queue, connection=Redis.from_url(config.redis_url))
+        queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=f"sync-run-{run_id}")
+    except RedisError as exc:
+        # A run no worker will ever see must not sit "queued" for ever.
+        fail_run(engine, run_id, "The job queue (Redis) is unreachable, so no worker got this sync. "
+                                 "Check REDIS_URL and run it again.")
+        raise QueueUnavailable(str(exc)) from None
     return run_id
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis did not take the job; the run is marked failed with the reason."""

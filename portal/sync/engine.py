@@ -16,11 +16,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
+from portal.employees.seats import BILLABLE_STATUSES
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
 from portal.models import Connection, Employee, Organization, SyncRun, utcnow
 from portal.sync import groups as group_snapshots
 from portal.sync import lock, removals
 from portal.sync.config import (
+    ConfigInvalid,
     SyncConfig,
     config_hash,
     graph_select,
@@ -112,6 +114,11 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
         raise
     _fail_abandoned_runs(engine, connection.id, run_id)
     try:
+        # Read again under the lock: a disconnect or a new configuration may have come in meanwhile.
+        with engine.begin() as conn:
+            connection = _load(conn, Connection, run.connection_id)
+        if connection.state in REFUSED_STATES:
+            raise SyncRefused(REFUSED_STATES[connection.state])
         _Run(engine, run, connection, graph, progress).execute()
     except ConsentRequired as exc:
         _mark_connection(engine, connection.id, state="needs_consent", last_error=exc.admin_message)
@@ -121,6 +128,13 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
         _mark_connection(engine, connection.id, last_error=exc.admin_message)
         _finish(engine, run_id, "failed", exc.admin_message)
         raise
+    except SyncRefused as exc:
+        _finish(engine, run_id, "failed", str(exc))
+        raise
+    except ConfigInvalid as exc:  # stored before a stricter check existed, or edited in the database
+        message = f"The stored sync configuration is not valid: {exc}. Import a corrected one, then sync."
+        _finish(engine, run_id, "failed", message)
+        raise SyncRefused(message) from None
     except lock.RunInProgress as exc:  # the lock expired and another run took over: stop quietly
         _finish(engine, run_id, "failed", str(exc))
         raise
@@ -154,10 +168,9 @@ class _Run:
         with engine.begin() as conn:
             self.org = _load(conn, Organization, connection.organization_id)
             self.linked_at_start = removals.linked_count(conn, self.org.id)
-            # Seats taken: every employee but the excluded ones (portal.employees.seats counts the same way).
             seats_taken = conn.execute(
                 select(func.count()).select_from(Employee).where(
-                    Employee.organization_id == self.org.id, Employee.status != "excluded")
+                    Employee.organization_id == self.org.id, Employee.status.in_(BILLABLE_STATUSES))
             ).scalar_one()
         self.cfg: SyncConfig = parse_config(
             {"settings": connection.settings, "mapping": connection.mapping, "import_rules": connection.import_rules},
@@ -199,6 +212,7 @@ class _Run:
         mode = self.mode = self._choose_mode()
         self._update_run(status="running", mode=mode, started_at=utcnow(), phase="groups")
         self.groups = RuleGroups.fetch(self.graph, member_of_groups(self.cfg))
+        self._check_lock()
         delta_link: str | None
         if mode == "delta":
             try:
@@ -230,6 +244,7 @@ class _Run:
         self._update_run(phase="users", total=self.total)
         with self.engine.begin() as conn:
             self.managers.prefetch_outsiders(conn)
+        self._check_lock()
         delta_link = None
         for page in self.graph.iter_delta("/users/delta", select=self.select):
             self._process(page.users, full=True)
@@ -255,13 +270,14 @@ class _Run:
         for start in range(0, len(users), self.PAGE_FLUSH):
             chunk = list({u["id"]: u for u in users[start:start + self.PAGE_FLUSH] if u.get("id")}.values())
             with self.engine.begin() as conn:
-                changes = self._plan_chunk(conn, chunk, full=full)
+                # Planning users again (reports, deferred managers) leaves their photo as this run found it.
+                changes = self._plan_chunk(conn, chunk, full=full, read_photos=counted)
                 self._write(conn, changes)
             if counted:  # users planned again (reports, deferred managers) are not new progress
                 self.tally.done += len(chunk)
             self._heartbeat()
 
-    def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool) -> PageChanges:
+    def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool, read_photos: bool) -> PageChanges:
         existing = load_existing(conn, self.org.id, [u["id"] for u in users],
                              [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
         if not full:
@@ -286,7 +302,7 @@ class _Run:
             missing = {m for u in known if (m := manager_id_of(u)) and m not in managers}
             if missing:
                 managers.update(self.managers.resolve(conn, missing))
-        photos = fetch_photos(self.graph, [u["id"] for u in users if self.mapper.email(u)]) if self.photos else {}
+        photos = fetch_photos(self.graph, self._imported_ids(users)) if self.photos and read_photos else {}
         changes = PageChanges()
         claimed: dict[str, str] = {}  # e-mail -> the user of this chunk that took it first
         for user in users:
@@ -382,10 +398,16 @@ class _Run:
         # Kept for paused and excluded employees too: resuming one applies what Graph said meanwhile.
         if snapshot != emp.snapshot:
             values.update(m365_snapshot=snapshot, manager_m365_id=manager_id)
-            self.changed_ids.add(uid)
-            self.managers.remember(user)
+            if any(snapshot.get(f) != emp.snapshot.get(f) for f in self.managers.fields):
+                self.changed_ids.add(uid)  # what the reports show of this manager changed
+                self.managers.remember(user)
         if values or decisions or plan.departments is not None:
             changes.updates.append(EmployeeUpdate(state.id, values, plan.departments, decisions))
+
+    def _imported_ids(self, users: list[dict]) -> list[str]:
+        """Users of a chunk the import rules take in (only their photos are worth reading)."""
+        return [u["id"] for u in users
+                if self.mapper.email(u) and self.rules.evaluate(u, self.groups.of(u["id"])).imported]
 
     def _offer_new(self, changes: PageChanges, new: NewEmployee, email: str, uid: str) -> None:
         if self.seats.unlimited:
@@ -407,8 +429,10 @@ class _Run:
         if self.seats.unlimited:
             return
         winners = [payload for _email, payload in self.seats.winners()]
-        with self.engine.begin() as conn:
-            self._write(conn, PageChanges(creates=winners))
+        for start in range(0, len(winners), self.PAGE_FLUSH):  # bounded statements, like any page
+            with self.engine.begin() as conn:
+                self._write(conn, PageChanges(creates=winners[start:start + self.PAGE_FLUSH]))
+            self._heartbeat()
 
     def _out_of_scope(self, changes: PageChanges, uid: str, email: str, emp: Known | None, reason: str) -> None:
         changes.decisions.append(Decision("out_of_scope", uid, email, reason,
@@ -435,6 +459,9 @@ class _Run:
                 *changes.decisions, *(d for c in changes.creates for d in c.decisions),
                 *(d for u in changes.updates for d in u.decisions)])
             return
+        # The page's writes commit only while this run still holds the lock (row locked until commit).
+        if not lock.renew_in(conn, self.connection.id, self.run.id):
+            raise lock.RunInProgress("This run lost its lock to another run; stopping.")
         try:
             apply_page(conn, self.org.id, self.run.id, changes, self.departments)
         except Exception:
@@ -591,9 +618,11 @@ class _Run:
         with self.engine.begin() as conn:
             if not self.dry_run:
                 values: dict[str, Any] = {"last_error": ""}
-                # Held removals must be found again by the next run, so it starts from scratch.
-                values["delta_link"] = None if held else delta_link
-                values["delta_config_hash"] = "" if held else self.hash
+                # Held removals, and users refused for want of seats, must be found again by the next
+                # run (delta would not bring them back), so it starts from scratch.
+                restart = held or bool(self.tally.counts.get("seat_limit"))
+                values["delta_link"] = None if restart else delta_link
+                values["delta_config_hash"] = "" if restart else self.hash
                 if mode == "full":
                     values["last_full_run_at"] = utcnow()
                 conn.execute(update(Connection).where(Connection.id == self.connection.id).values(**values))

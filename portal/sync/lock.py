@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import or_, update
+from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
 from portal.models import Connection, utcnow
@@ -40,11 +41,16 @@ def acquire(engine: Engine, connection_id: int, run_id: int) -> None:
 def renew(engine: Engine, connection_id: int, run_id: int) -> bool:
     """Extend the lock; False when it was lost (expired and taken by another run)."""
     with engine.begin() as conn:
-        renewed = conn.execute(
-            update(Connection)
-            .where(Connection.id == connection_id, Connection.lock_run_id == run_id)
-            .values(lock_expires_at=utcnow() + LOCK_TTL)
-        ).rowcount
+        return renew_in(conn, connection_id, run_id)
+
+
+def renew_in(conn: DBConnection, connection_id: int, run_id: int) -> bool:
+    """Extend the lock inside the caller's transaction, so its writes commit only while the lock is held."""
+    renewed = conn.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.lock_run_id == run_id)
+        .values(lock_expires_at=utcnow() + LOCK_TTL)
+    ).rowcount
     return renewed == 1
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 
 from portal.models import Employee, EmployeeDepartment, SyncDecision, SyncRun, utcnow
@@ -40,14 +40,15 @@ def linked_count(conn: DBConnection, organization_id: int) -> int:
 
 def unseen_in_full_run(conn: DBConnection, organization_id: int, run_id: int, seen: set[int] | None = None):
     """Linked employees a full run did not find in scope (``seen`` replaces the column in a dry run)."""
-    stmt = select(Employee.id, Employee.m365_id, Employee.email, Employee.seen_in_run).where(
+    stmt = select(Employee.id, Employee.m365_id, Employee.email).where(
         Employee.organization_id == organization_id,
         Employee.m365_id.is_not(None),
         Employee.status.in_(REMOVABLE_STATUSES),
     )
-    for emp_id, m365_id, email, seen_in_run in conn.execute(stmt):
-        found = (emp_id in seen) if seen is not None else seen_in_run == run_id
-        if not found:
+    if seen is None:  # the database filters: a real run reads only the few it did not see
+        stmt = stmt.where(or_(Employee.seen_in_run.is_(None), Employee.seen_in_run != run_id))
+    for emp_id, m365_id, email in conn.execute(stmt):
+        if seen is None or emp_id not in seen:
             yield Removal(emp_id, m365_id, email, "not found in Microsoft 365 or outside the import rules")
 
 
@@ -145,7 +146,9 @@ def resolve_held(conn: DBConnection, run: SyncRun, approve: bool, action: str) -
             (emp_id, m365_id)
             for emp_id, m365_id in conn.execute(
                 select(Employee.id, Employee.m365_id).where(
-                    Employee.id.in_(employee_ids[start:start + CHUNK]), Employee.status.in_(REMOVABLE_STATUSES)
+                    Employee.id.in_(employee_ids[start:start + CHUNK]), Employee.status.in_(REMOVABLE_STATUSES),
+                    # A later run that found the user again has the last word: it came back.
+                    or_(Employee.seen_in_run.is_(None), Employee.seen_in_run <= run.id)
                 )
             )
         )

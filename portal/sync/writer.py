@@ -78,7 +78,8 @@ class DepartmentCache:
                 select(Department.name, Department.id).where(Department.organization_id == self.organization_id)
             )
             self._ids = {name.casefold(): dep_id for name, dep_id in rows}
-        missing = sorted({n for n in names if n.casefold() not in self._ids})
+        # One new department per name whatever its case ("Sales" and "SALES" are one department).
+        missing = sorted({n.casefold(): n for n in sorted(names) if n.casefold() not in self._ids}.values())
         if missing:
             now = utcnow()
             created = conn.execute(

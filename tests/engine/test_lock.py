@@ -81,3 +81,28 @@ def test_two_concurrent_runs_exactly_one_succeeds(acme):
     assert loser["error"] == RunInProgress.admin_message
     assert len(acme.employees()) == 275
     assert acme.connection_row().lock_run_id is None
+
+
+def test_run_that_lost_its_lock_writes_nothing_more(acme):
+    acme.sim.settings.delta_page_size = 50
+    pages: list[int] = []
+
+    def steal(done, total, phase):
+        if phase == "users" and not pages:
+            pages.append(done)
+            acme.update_connection(lock_run_id=999_999, lock_expires_at=utcnow() + timedelta(minutes=5))
+
+    with pytest.raises(RunInProgress):
+        acme.sync(progress=steal)
+    # Only the page written before the lock was lost is there: the next page's writes were refused.
+    assert 0 < len(acme.employees()) <= pages[0]
+
+
+def test_disconnect_is_not_blocked_by_a_dead_workers_lock(acme, cli):
+    acme.sync()
+    acme.update_connection(lock_run_id=424_242, lock_expires_at=utcnow() - timedelta(hours=3))
+
+    out = cli("m365", "disconnect", "acme", "--keep-employees")
+
+    assert out.exit_code == 0, out.output
+    assert acme.connection_row().state == "disconnected"

@@ -50,3 +50,15 @@ def test_photos_are_read_twenty_per_batch(acme, sim):
     photo_items = _photo_requests(sim)
     assert photo_items >= 250  # every imported user's photo was asked for …
     assert len(batches) <= photo_items / 20 + 16  # … inside $batch requests of twenty, one short batch a page
+
+
+def test_photos_are_read_only_for_imported_users(acme, sim):
+    acme.configure(settings={"photos": True}, import_rules=[{
+        "name": "Sales only", "match": "all",
+        "conditions": [{"attribute": "department", "operator": "equals", "value": "Sales"}]}])
+    sim.log.clear()
+
+    result = acme.sync()
+
+    assert 0 < result["counts"]["created"] < 100
+    assert _photo_requests(sim) == result["counts"]["created"]

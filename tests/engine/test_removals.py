@@ -133,3 +133,16 @@ def test_user_leaving_the_scope_is_removed_like_a_deleted_one(acme):
     [decision] = acme.decisions(result["run_id"], "deactivated")
     assert decision.reason == "left the import scope: account disabled"
     assert acme.employee(JUERGEN).status == "inactive"
+
+
+def test_approving_an_old_hold_spares_users_who_came_back(acme, cli):
+    run_id, doomed = _hold_three(acme)
+    for email in doomed:
+        acme.sim.tenant.restore(email)
+    assert acme.sync()["status"] == "succeeded"  # a later run finds them again
+
+    out = cli("m365", "approve-removals", "acme", str(run_id))
+
+    assert out.exit_code == 0, out.output
+    assert "0 removal(s) applied" in out.output
+    assert {acme.employee(e).status for e in doomed} == {"active"}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from portal.models import Organization
 from tests.engine.conftest import Harness
 
 SEATS = 20
@@ -49,3 +51,16 @@ def test_employees_already_there_take_their_seats_first(m365_config, sim):
     assert employees["zoe@contoso.example"].source == "m365"
     assert result["counts"]["created"] == SEATS - 2
     assert result["counts"]["linked"] == 1
+
+
+def test_users_refused_for_seats_arrive_once_seats_are_added(m365_config, sim):
+    acme = Harness(m365_config, sim, seats=SEATS)
+    first = acme.sync()
+    refused = first["counts"]["seat_limit"]
+    with acme.engine.begin() as conn:
+        conn.execute(update(Organization).where(Organization.id == acme.org.id).values(seats=None))
+
+    again = acme.sync()  # no --full: delta would never bring the refused users back, so Sigsync reads all
+
+    assert again["mode"] == "full"
+    assert again["counts"]["created"] == refused

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from portal.db import session_scope
 from portal.employees import assign_department
-from portal.models import Organization
+from portal.models import Department, Organization
 
 JUERGEN = "juergen.mueller@contoso.example"
 JUERGEN_UPN = "Juergen.Mueller@contoso.example"
@@ -66,3 +67,14 @@ def test_departments_assigned_by_hand_stay_and_do_not_make_every_run_an_update(a
     assert [d.kind for d in acme.decisions(second["run_id"])] == ["updated"]
     assert "updated" not in third["counts"]
     assert acme.export()[JUERGEN]["departments"] == ["Board", "Legal", "Sales"]
+
+
+def test_department_names_differing_only_in_case_make_one_department(acme):
+    acme.sim.tenant.update_user("Juergen.Mueller@contoso.example", department="SALES")
+    acme.configure(import_rules=[{"name": "All", "departments": {"from_attribute": "department", "split": ";"}}])
+
+    acme.sync()
+
+    with acme.engine.begin() as conn:
+        names = [n for (n,) in conn.execute(select(Department.name).where(Department.organization_id == acme.org.id))]
+    assert sum(1 for n in names if n.casefold() == "sales") == 1

@@ -44,3 +44,15 @@ def test_a_queued_sync_is_run_by_a_worker(acme, sim_server_engine, redis_url, mo
         assert len(acme.employees()) == run.counts["created"]
     finally:
         queue.delete(delete_jobs=True)
+
+
+def test_queueing_with_redis_down_fails_the_run_instead_of_leaving_it_queued(acme):
+    from portal.jobs import QueueUnavailable, enqueue_sync
+
+    down = replace(acme.config, redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    with pytest.raises(QueueUnavailable):
+        enqueue_sync(down, acme.connection.id)
+
+    run = acme.last_run()
+    assert run.status == "failed"
+    assert "Redis" in run.error and "REDIS_URL" in run.error
