@@ -1,8 +1,7 @@
 """The one Microsoft Graph client: reads only, pages and delta streamed, retries and typed errors.
 
-Everything Sigsync asks Graph goes through ``GraphClient._send``, which refuses anything but GET,
-``POST $batch`` of GETs and ``POST checkMemberGroups`` (a read expressed as a POST): Microsoft is
-never written to.
+Everything Sigsync asks Graph goes through ``GraphClient._send``, which refuses anything but GET
+and ``POST $batch`` of GETs: Microsoft is never written to.
 """
 
 from __future__ import annotations
@@ -215,15 +214,6 @@ class GraphClient:
         for item in self.iter_values(path, {"$select": "id", "$top": PAGE_SIZE}):
             yield str(item["id"])
 
-    def check_member_groups(self, user_id: str, group_ids: Sequence[str]) -> set[str]:
-        """Which of the given groups a user belongs to (transitively), 20 group ids per request."""
-        found: set[str] = set()
-        path = self._url(f"users/{_segment(user_id)}/checkMemberGroups")
-        for chunk in _chunks(list(group_ids), BATCH_SIZE):
-            response = self._request("POST", path, body={"groupIds": chunk})
-            found.update(str(g) for g in _json(response).get("value", []))
-        return found
-
     def batch_get(self, urls: Sequence[str] | Mapping[str, str]) -> dict[str, BatchResponse]:
         """GET many relative URLs through $batch (20 per request); keys are the mapping's ids or list positions."""
         items = dict(urls) if isinstance(urls, Mapping) else {str(i): url for i, url in enumerate(urls)}
@@ -379,11 +369,9 @@ class GraphClient:
 
 
 def _guard_read_only(method: str, url: str, body: dict[str, Any] | None) -> None:
-    """Refuse anything that could change Microsoft 365: GET, $batch of GETs and checkMemberGroups only."""
+    """Refuse anything that could change Microsoft 365: GET and $batch of GETs only."""
     path = urlsplit(url).path
     if method == "GET":
-        return
-    if method == "POST" and path.endswith("/checkMemberGroups"):
         return
     if method == "POST" and path.endswith("/$batch"):
         inner = [str(r.get("method", "")).upper() for r in (body or {}).get("requests", [])]

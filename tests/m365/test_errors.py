@@ -75,7 +75,6 @@ def test_graph_error_carries_graphs_code_and_request_id():
     [
         ("GET", f"{GRAPH}/users", None),
         ("POST", f"{GRAPH}/$batch", {"requests": [{"id": "1", "method": "GET", "url": "/users/1"}]}),
-        ("POST", f"{GRAPH}/users/1/checkMemberGroups", {"groupIds": ["g"]}),
     ],
 )
 def test_reads_pass_the_guard(method, url, body):
@@ -85,6 +84,7 @@ def test_reads_pass_the_guard(method, url, body):
 @pytest.mark.parametrize(
     ("method", "url", "body"),
     [
+        ("POST", f"{GRAPH}/users/1/checkMemberGroups", {"groupIds": ["g"]}),  # a read as POST: not needed
         ("PATCH", f"{GRAPH}/users/1", {"jobTitle": "x"}),
         ("DELETE", f"{GRAPH}/users/1", None),
         ("PUT", f"{GRAPH}/users/1/photo/$value", None),
