@@ -136,7 +136,9 @@ class Employee(SQLModel, table=True):
     # The last full run that found this user in scope; older means "gone" at the end of a full run.
     seen_in_run: int | None = None
     created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    updated_at: datetime = _ts()  # created or changed by an admin (or created by the sync)
+    # When the sync last changed it: an admin's change after this is one the sync has not judged yet.
+    synced_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class EmployeeDepartment(SQLModel, table=True):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
@@ -516,8 +516,9 @@ class _Run:
         from their stored Graph data makes a delta run end where a full run would.
         """
         with self.engine.begin() as conn:
+            # From the previous run's start: an edit made while it ran, after its page was written, counts.
             since = conn.execute(
-                select(SyncRun.finished_at).where(
+                select(SyncRun.started_at).where(
                     SyncRun.connection_id == self.connection.id, SyncRun.id != self.run.id,
                     SyncRun.status == "succeeded", SyncRun.mode.in_(("full", "delta")))
                 .order_by(SyncRun.id.desc()).limit(1)
@@ -530,7 +531,9 @@ class _Run:
                 rows = conn.execute(
                     select(Employee.id, Employee.m365_id, Employee.m365_snapshot).where(
                         Employee.organization_id == self.org.id, Employee.status == "active",
-                        Employee.m365_id.is_not(None), Employee.updated_at > since, Employee.id > after_id)
+                        Employee.m365_id.is_not(None), Employee.updated_at > since, Employee.id > after_id,
+                        # changed by an admin after the sync last changed it
+                        or_(Employee.synced_at.is_(None), Employee.updated_at > Employee.synced_at))
                     .order_by(Employee.id).limit(self.PAGE_FLUSH)
                 ).all()
             if not rows:

@@ -82,7 +82,7 @@ def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> li
         conn.execute(
             update(Employee)
             .where(Employee.id.in_([r.employee_id for r in to_deactivate]))
-            .values(status="inactive", updated_at=utcnow())
+            .values(status="inactive", synced_at=utcnow())
         )
         decisions += [
             Decision("deactivated", r.m365_id, r.email, r.reason if action == "deactivate"
@@ -94,7 +94,7 @@ def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> li
         conn.execute(
             update(Employee)
             .where(Employee.id.in_([r.employee_id for r in to_unlink]))
-            .values(m365_id=None, source="manual", manager_m365_id=None, updated_at=utcnow())
+            .values(m365_id=None, source="manual", manager_m365_id=None, synced_at=utcnow())
         )
         decisions += [
             Decision("unlinked", r.m365_id, r.email, r.reason + "; kept as a manual employee",

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection as DBConnection
 from portal.employees.fields import EMPLOYEE_FIELDS
 from portal.models import Department, Employee, EmployeeDepartment, SyncDecision, utcnow
 
-# Columns only the sync reads: writing them alone does not change the employee (nor its updated_at).
+# Columns only the sync reads: writing them alone does not change the employee (nor its synced_at).
 BOOKKEEPING = frozenset({"synced_values", "m365_snapshot", "manager_m365_id", "seen_in_run"})
 
 
@@ -114,7 +114,7 @@ def apply_page(
     if changes.creates:
         # executemany wants one shape: a field left out of a plan (a manager not known yet) starts empty.
         rows = [{**_NEW_EMPLOYEE, **c.values, "organization_id": organization_id, "created_at": now,
-                 "updated_at": now} for c in changes.creates]
+                 "updated_at": now, "synced_at": now} for c in changes.creates]
         # A plain executemany and one indexed lookup beat INSERT … RETURNING, which psycopg must
         # parse as one huge statement (3× slower for a 1,000-row page on PostgreSQL).
         conn.execute(insert(Employee), rows)
@@ -148,8 +148,8 @@ def _apply_updates(conn: DBConnection, updates: list[EmployeeUpdate], now) -> No
     for u in updates:
         if not u.values:
             continue
-        # The sync's own bookkeeping is no change to the employee: updated_at says when one was last changed.
-        values = u.values if BOOKKEEPING.issuperset(u.values) else {**u.values, "updated_at": now}
+        # The sync's own bookkeeping is no change to the employee; a real one is stamped as the sync's.
+        values = u.values if BOOKKEEPING.issuperset(u.values) else {**u.values, "synced_at": now}
         shape = tuple(sorted(values))
         by_shape.setdefault(shape, []).append({"_id": u.employee_id, **values})
     for shape, rows in by_shape.items():

@@ -6,6 +6,7 @@ import pytest
 
 from portal import connections
 from portal.sync.engine import SyncRefused
+from tests.engine.support import leaf_employees
 
 JUERGEN = "juergen.mueller@contoso.example"
 JUERGEN_UPN = "Juergen.Mueller@contoso.example"
@@ -101,3 +102,25 @@ def test_paused_manager_still_passes_new_name_to_the_reports(acme):
     assert acme.employee("zoe@contoso.example").display_name == "Zoë"
     assert acme.employee("hanako.sato@contoso.example").manager_name == "Zoë Durand"
     assert result["counts"] == {"paused": 1, "updated": 2}
+
+
+def test_employee_resumed_while_a_run_is_going_catches_up_on_the_next_delta_run(acme):
+    acme.sync()
+    email = leaf_employees(acme.export(), 1)[0]
+    acme.set_status(email, "pause")
+    acme.sim.tenant.update_user(email, jobTitle="Changed while paused")
+    resumed: list[bool] = []
+
+    def resume_after_the_page(done, total, phase):
+        if phase == "users" and not resumed:  # the run has judged this employee as paused already
+            acme.set_status(email, "resume")
+            resumed.append(True)
+
+    during = acme.sync(progress=resume_after_the_page)
+    assert resumed and during["counts"].get("paused") == 1
+    assert acme.employee(email).job_title != "Changed while paused"
+
+    after = acme.sync()
+
+    assert after["mode"] == "delta"
+    assert acme.employee(email).job_title == "Changed while paused"
