@@ -190,3 +190,11 @@ def resume_cmd(slug: str) -> None:
     """Resume a paused connection's sync."""
     _set_paused(slug, False)
     click.echo("Sync resumed.")
+
+
+@m365_cli.command("status")
+@click.argument("slug")
+def status_cmd(slug: str) -> None:
+    """Print the connection's state, its latest runs and removals waiting for approval (JSON)."""
+    _org, connection = _org_and_connection(slug)
+    click.echo(json.dumps(connections.status_report(_engine(), connection), indent=2, ensure_ascii=False))

@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
@@ -164,3 +164,40 @@ def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) 
         conn.execute(delete(GroupSnapshot).where(GroupSnapshot.connection_id == connection.id))
     log.info("Connection %s disconnected: %s employees deleted, %s kept as manual", connection.id, deleted, unlinked)
     return {"deleted": deleted, "kept": unlinked}
+
+
+def status_report(engine: Engine, connection: Connection, recent: int = 5) -> dict[str, Any]:
+    """What an operator asks first: the connection's state and its latest runs (no secrets)."""
+    from portal.models import SyncDecision, SyncRun
+
+    with engine.begin() as conn:
+        runs = conn.execute(
+            select(SyncRun.id, SyncRun.trigger, SyncRun.mode, SyncRun.status, SyncRun.counts, SyncRun.error,
+                   SyncRun.started_at, SyncRun.finished_at)
+            .where(SyncRun.connection_id == connection.id).order_by(SyncRun.id.desc()).limit(recent)
+        ).all()
+        held = {run_id: count for run_id, count in conn.execute(
+            select(SyncDecision.run_id, func.count())
+            .join(SyncRun, SyncRun.id == SyncDecision.run_id)
+            .where(SyncRun.connection_id == connection.id, SyncDecision.kind == "removal_held",
+                   SyncDecision.resolution == "pending")
+            .group_by(SyncDecision.run_id)
+        )}
+    return {
+        "tenant_id": connection.tenant_id,
+        "mode": connection.mode,
+        "state": connection.state,
+        "connected_by": connection.connected_by,
+        "connected_at": _iso(connection.connected_at),
+        "last_full_run_at": _iso(connection.last_full_run_at),
+        "next_run": "delta" if connection.delta_link else "full",
+        "last_error": connection.last_error or None,
+        "removals_waiting": {str(run_id): count for run_id, count in sorted(held.items())},
+        "runs": [{"run_id": r.id, "trigger": r.trigger, "mode": r.mode, "status": r.status,
+                  "counts": r.counts, "error": r.error or None, "started_at": _iso(r.started_at),
+                  "finished_at": _iso(r.finished_at)} for r in runs],
+    }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None

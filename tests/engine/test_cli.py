@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tests.engine.support import leaf_employees
+
 
 def test_sync_prints_a_json_summary_as_its_last_line(acme, cli):
     out = cli("m365", "sync", "acme")
@@ -99,3 +101,21 @@ def test_pausing_the_connection_refuses_syncs_until_resumed(acme, cli):
     assert cli("m365", "resume", acme.slug).exit_code == 0
     done = cli("m365", "sync", acme.slug)
     assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "succeeded"
+
+
+def test_status_shows_state_latest_runs_and_waiting_removals(acme, cli):
+    acme.configure(settings={"removal_threshold": {"count": 0, "percent": 100}})
+    cli("m365", "sync", "acme")
+    [gone] = leaf_employees(acme.export(), 1)
+    acme.sim.tenant.hard_delete(gone)
+    held_run = json.loads(cli("m365", "sync", "acme").stdout.strip().splitlines()[-1])["run_id"]
+
+    out = cli("m365", "status", "acme")
+
+    assert out.exit_code == 0, out.output
+    status = json.loads(out.stdout)
+    assert (status["state"], status["mode"], status["next_run"]) == ("active", "app", "full")
+    assert status["removals_waiting"] == {str(held_run): 1}
+    assert [r["run_id"] for r in status["runs"]][:2] == [held_run, held_run - 1]
+    assert status["runs"][0]["counts"] == {"removal_held": 1}
+    assert "token" not in out.stdout.lower() and "secret" not in out.stdout.lower()
