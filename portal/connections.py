@@ -17,7 +17,7 @@ from config import Config
 from portal.errors import SigsyncError
 from portal.m365.auth import TokenProvider
 from portal.m365.graph import GraphClient
-from portal.models import Connection, Employee, EmployeeDepartment, GroupSnapshot, Organization, utcnow
+from portal.models import Connection, Employee, EmployeeDepartment, GroupMember, Organization, utcnow
 from portal.sync.config import config_hash, default_config, export_config, parse_config
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) 
                 m365_id=None, source="manual", manager_m365_id=None, synced_values={}, m365_snapshot={},
                 updated_at=utcnow())
         ).rowcount
-        conn.execute(delete(GroupSnapshot).where(GroupSnapshot.connection_id == connection.id))
+        conn.execute(delete(GroupMember).where(GroupMember.connection_id == connection.id))
     log.info("Connection %s disconnected: %s employees deleted, %s kept as manual", connection.id, deleted, unlinked)
     return {"deleted": deleted, "kept": unlinked}
 

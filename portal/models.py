@@ -184,14 +184,17 @@ class SyncDecision(SQLModel, table=True):
     resolution: str = Field(default="", max_length=16)
 
 
-class GroupSnapshot(SQLModel, table=True):
-    """Members of a group an import rule names, as of the last finished run.
+class GroupMember(SQLModel, table=True):
+    """A user in a group an import rule names, as one run found it (nested groups resolved).
 
-    Users who join or leave such a group do not show up in /users/delta, so a
-    delta run compares the group's members now with this snapshot.
+    The rows of the last finished run are the snapshot: users who join or leave such a group do
+    not show up in /users/delta, so a delta run compares the members it finds with them. Kept as
+    rows, not in memory, because one "all staff" group can be the whole tenant.
     """
 
+    __table_args__ = (Index("ix_groupmember_user", "connection_id", "run_id", "user_id"),)
+
     connection_id: int = Field(foreign_key="connection.id", primary_key=True)
+    run_id: int = Field(primary_key=True)
     group_id: str = Field(max_length=64, primary_key=True)
-    member_ids: list = _json([])
-    taken_at: datetime = _ts()
+    user_id: str = Field(max_length=64, primary_key=True)

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Engine
 from portal.employees.seats import BILLABLE_STATUSES
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
 from portal.models import Connection, Employee, Organization, SyncRun, utcnow
-from portal.sync import groups as group_snapshots
 from portal.sync import lock, removals
 from portal.sync.config import (
     ConfigInvalid,
@@ -200,6 +199,7 @@ class _Run:
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
         self.created_since_analyze = 0
+        self.chunk_groups: dict[str, frozenset[str]] = {}  # rule groups of the chunk being planned
         # Full runs complete reports whose manager comes later in the stream at the end (bounded list).
         self.defer_managers = self.managers.enabled and not self.dry_run and self.seats.unlimited
         self.manager_fields = tuple(f for f, path in self.cfg.mapping.items() if path and path.startswith("manager."))
@@ -211,7 +211,8 @@ class _Run:
     def execute(self) -> None:
         mode = self.mode = self._choose_mode()
         self._update_run(status="running", mode=mode, started_at=utcnow(), phase="groups")
-        self.groups = RuleGroups.fetch(self.graph, member_of_groups(self.cfg))
+        self.groups = RuleGroups(self.engine, self.connection.id, self.run.id, member_of_groups(self.cfg))
+        self.groups.fetch(self.graph)
         self._check_lock()
         delta_link: str | None
         if mode == "delta":
@@ -302,6 +303,8 @@ class _Run:
             missing = {m for u in known if (m := manager_id_of(u)) and m not in managers}
             if missing:
                 managers.update(self.managers.resolve(conn, missing))
+        # Rule groups of this chunk's users, looked up once for the chunk (rules read them per user).
+        self.chunk_groups = self.groups.memberships(conn, [u["id"] for u in users])
         photos = fetch_photos(self.graph, self._imported_ids(users)) if self.photos and read_photos else {}
         changes = PageChanges()
         claimed: dict[str, str] = {}  # e-mail -> the user of this chunk that took it first
@@ -319,7 +322,7 @@ class _Run:
             if emp is not None:
                 self._mark_seen(changes, emp.state.id)  # odd data is no reason to remove someone
             return
-        verdict = self.rules.evaluate(user, self.groups.of(uid))
+        verdict = self.rules.evaluate(user, self.chunk_groups.get(uid, frozenset()))
         if not verdict.imported:
             self._out_of_scope(changes, uid, email, emp, verdict.reason)
             return
@@ -406,8 +409,9 @@ class _Run:
 
     def _imported_ids(self, users: list[dict]) -> list[str]:
         """Users of a chunk the import rules take in (only their photos are worth reading)."""
+        groups = self.chunk_groups
         return [u["id"] for u in users
-                if self.mapper.email(u) and self.rules.evaluate(u, self.groups.of(u["id"])).imported]
+                if self.mapper.email(u) and self.rules.evaluate(u, groups.get(u["id"], frozenset())).imported]
 
     def _offer_new(self, changes: PageChanges, new: NewEmployee, email: str, uid: str) -> None:
         if self.seats.unlimited:
@@ -497,8 +501,7 @@ class _Run:
     def _regroup_changed_members(self) -> None:
         """Re-evaluate users who joined or left a rule group without any change Graph would report."""
         with self.engine.begin() as conn:
-            previous = group_snapshots.load_snapshot(conn, self.connection.id)
-        changed = sorted(self.groups.changed_since(previous) - self.processed_ids)
+            changed = sorted(self.groups.changed_user_ids(conn) - self.processed_ids)
         for start in range(0, len(changed), self.PAGE_FLUSH):
             ids = changed[start:start + self.PAGE_FLUSH]
             with self.engine.begin() as conn:
@@ -629,9 +632,11 @@ class _Run:
                 if mode == "full":
                     values["last_full_run_at"] = utcnow()
                 conn.execute(update(Connection).where(Connection.id == self.connection.id).values(**values))
-                group_snapshots.save_snapshot(conn, self.connection.id, self.groups)
+                self.groups.keep(conn)
                 if self.created_since_analyze > 1000:  # so the next run plans well from its first page
                     refresh_statistics(conn)
+            else:
+                self.groups.discard(conn)
             conn.execute(update(SyncRun).where(SyncRun.id == self.run.id).values(
                 status="succeeded", phase="done", done=self.tally.done, counts=self.tally.counts,
                 finished_at=utcnow(), heartbeat_at=utcnow()))

@@ -1,8 +1,9 @@
 """Group membership for import rules, resolved in bulk: one paged listing per group.
 
-Joining or leaving a group does not make a user show up in /users/delta, so the
-members found now are compared with the snapshot of the last finished run; the
-users whose membership changed are re-evaluated even if Graph reports no change.
+A run writes the members it finds as rows (``GroupMember``) and looks them up a
+chunk of users at a time, so memory stays flat however large a group is. Joining
+or leaving a group does not make a user show up in /users/delta, so a delta run
+compares its rows with the last finished run's and re-evaluates those who moved.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection as DBConnection
+from sqlalchemy.engine import Engine
 
-from portal.models import GroupSnapshot, utcnow
+from portal.models import GroupMember, SyncRun
+
+BATCH = 1000
 
 
 class GroupSource(Protocol):
@@ -21,44 +25,79 @@ class GroupSource(Protocol):
 
 
 class RuleGroups:
-    """Members (user ids, nested groups resolved) of every group the rules name."""
+    """The members of every group the rules name, as this run finds them."""
 
-    def __init__(self, members: dict[str, frozenset[str]]) -> None:
-        self.members = members
+    def __init__(self, engine: Engine, connection_id: int, run_id: int, group_ids: Iterable[str]) -> None:
+        self.engine = engine
+        self.connection_id = connection_id
+        self.run_id = run_id
+        self.group_ids = sorted(group_ids)
 
-    @classmethod
-    def fetch(cls, graph: GroupSource, group_ids: Iterable[str]) -> RuleGroups:
-        return cls({gid: frozenset(graph.transitive_user_ids(gid)) for gid in sorted(group_ids)})
+    def fetch(self, graph: GroupSource) -> None:
+        """Read each group's members from Graph into this run's rows, a thousand at a time."""
+        with self.engine.begin() as conn:
+            self._forget_unfinished(conn)
+        for group_id in self.group_ids:
+            batch: list[dict] = []
+            for user_id in dict.fromkeys(graph.transitive_user_ids(group_id)):  # a repeated member once
+                batch.append({"connection_id": self.connection_id, "run_id": self.run_id, "group_id": group_id,
+                              "user_id": user_id})
+                if len(batch) >= BATCH:
+                    self._insert(batch)
+                    batch = []
+            self._insert(batch)
 
-    def of(self, user_id: str) -> frozenset[str]:
-        """The rule groups this user belongs to."""
-        if not self.members:
-            return frozenset()
-        return frozenset(gid for gid, ids in self.members.items() if user_id in ids)
+    def memberships(self, conn: DBConnection, user_ids: list[str]) -> dict[str, frozenset[str]]:
+        """The rule groups each of these users belongs to (users in none are left out)."""
+        if not self.group_ids or not user_ids:
+            return {}
+        found: dict[str, set[str]] = {}
+        for user_id, group_id in conn.execute(
+            select(GroupMember.user_id, GroupMember.group_id).where(
+                GroupMember.connection_id == self.connection_id, GroupMember.run_id == self.run_id,
+                GroupMember.user_id.in_(user_ids))
+        ):
+            found.setdefault(user_id, set()).add(group_id)
+        return {user_id: frozenset(groups) for user_id, groups in found.items()}
 
-    def changed_since(self, previous: dict[str, frozenset[str]]) -> set[str]:
-        """Users who joined or left any rule group since ``previous`` was taken."""
+    def changed_user_ids(self, conn: DBConnection) -> set[str]:
+        """Users who joined or left a rule group since the last finished run."""
+        if not self.group_ids:
+            return set()
+        previous = conn.execute(
+            select(func.max(GroupMember.run_id)).where(
+                GroupMember.connection_id == self.connection_id, GroupMember.run_id != self.run_id)
+        ).scalar()
         changed: set[str] = set()
-        for gid, ids in self.members.items():
-            changed |= ids ^ previous.get(gid, frozenset())
+        for group_id in self.group_ids:
+            now = self._members_query(group_id, self.run_id)
+            before = self._members_query(group_id, previous)
+            changed.update(conn.execute(now.except_(before)).scalars())
+            changed.update(conn.execute(before.except_(now)).scalars())
         return changed
 
+    def keep(self, conn: DBConnection) -> None:
+        """This run finished: its rows become the snapshot the next run compares with."""
+        conn.execute(delete(GroupMember).where(
+            GroupMember.connection_id == self.connection_id, GroupMember.run_id != self.run_id))
 
-def load_snapshot(conn: DBConnection, connection_id: int) -> dict[str, frozenset[str]]:
-    """The rule groups' members as of the last finished run."""
-    rows = conn.execute(
-        select(GroupSnapshot.group_id, GroupSnapshot.member_ids).where(GroupSnapshot.connection_id == connection_id)
-    )
-    return {gid: frozenset(ids) for gid, ids in rows}
+    def discard(self, conn: DBConnection) -> None:
+        """A dry run leaves the snapshot as it was."""
+        conn.execute(delete(GroupMember).where(GroupMember.run_id == self.run_id))
 
+    def _members_query(self, group_id: str, run_id: int | None):
+        return select(GroupMember.user_id).where(
+            GroupMember.connection_id == self.connection_id, GroupMember.run_id == run_id,
+            GroupMember.group_id == group_id)
 
-def save_snapshot(conn: DBConnection, connection_id: int, groups: RuleGroups) -> None:
-    """Replace the snapshot with the members found by this run."""
-    conn.execute(delete(GroupSnapshot).where(GroupSnapshot.connection_id == connection_id))
-    if groups.members:
-        now = utcnow()
-        conn.execute(
-            insert(GroupSnapshot),
-            [{"connection_id": connection_id, "group_id": gid, "member_ids": sorted(ids), "taken_at": now}
-             for gid, ids in groups.members.items()],
-        )
+    def _forget_unfinished(self, conn: DBConnection) -> None:
+        # Rows of runs that died or were dry are no snapshot: only a succeeded run's rows survive.
+        succeeded = select(SyncRun.id).where(SyncRun.connection_id == self.connection_id,
+                                             SyncRun.status == "succeeded", SyncRun.mode != "dry_run")
+        conn.execute(delete(GroupMember).where(
+            GroupMember.connection_id == self.connection_id, GroupMember.run_id.not_in(succeeded)))
+
+    def _insert(self, rows: list[dict]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(GroupMember), rows)

@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from portal.models import Department, EmployeeDepartment, GroupSnapshot
+from portal.models import Department, EmployeeDepartment, GroupMember
 from tests.engine.support import group_id, leaf_employees
 
 RULES = [{"name": "Falcon", "conditions": [{"attribute": "memberOf", "operator": "member_of", "value": ""}],
@@ -23,7 +23,7 @@ def _written(acme) -> tuple:
     connection = acme.connection_row()
     with acme.engine.begin() as conn:
         counts = tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                       for t in (Department, EmployeeDepartment, GroupSnapshot))
+                       for t in (Department, EmployeeDepartment, GroupMember))
     employees = {e: (r.updated_at, r.status, r.m365_snapshot, r.synced_values) for e, r in acme.employees().items()}
     return employees, counts, connection.delta_link, connection.delta_config_hash, connection.last_full_run_at
 
