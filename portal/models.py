@@ -192,9 +192,8 @@ class GroupMember(SQLModel, table=True):
     rows, not in memory, because one "all staff" group can be the whole tenant.
     """
 
-    __table_args__ = (Index("ix_groupmember_user", "connection_id", "run_id", "user_id"),)
-
+    # Key order = the lookup: a chunk's users by id within one run (SQLite otherwise scanned the run).
     connection_id: int = Field(foreign_key="connection.id", primary_key=True)
     run_id: int = Field(primary_key=True)
-    group_id: str = Field(max_length=64, primary_key=True)
     user_id: str = Field(max_length=64, primary_key=True)
+    group_id: str = Field(max_length=64, primary_key=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-26 05:21:34.457767
+Create Date: 2026-11-26 05:36:37.154774
 """
 
 import sqlalchemy as sa
@@ -20,14 +20,11 @@ def upgrade() -> None:
     op.create_table('groupmember',
     sa.Column('connection_id', sa.Integer(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
-    sa.Column('group_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('group_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ),
-    sa.PrimaryKeyConstraint('connection_id', 'run_id', 'group_id', 'user_id')
+    sa.PrimaryKeyConstraint('connection_id', 'run_id', 'user_id', 'group_id')
     )
-    with op.batch_alter_table('groupmember', schema=None) as batch_op:
-        batch_op.create_index('ix_groupmember_user', ['connection_id', 'run_id', 'user_id'], unique=False)
-
     op.drop_table('groupsnapshot')
     # ### end Alembic commands ###
 
@@ -42,8 +39,5 @@ def downgrade() -> None:
     sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ),
     sa.PrimaryKeyConstraint('connection_id', 'group_id')
     )
-    with op.batch_alter_table('groupmember', schema=None) as batch_op:
-        batch_op.drop_index('ix_groupmember_user')
-
     op.drop_table('groupmember')
     # ### end Alembic commands ###
