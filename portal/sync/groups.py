@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
@@ -38,14 +40,14 @@ class RuleGroups:
         with self.engine.begin() as conn:
             self._forget_unfinished(conn)
         for group_id in self.group_ids:
-            batch: list[dict] = []
-            for user_id in dict.fromkeys(graph.transitive_user_ids(group_id)):  # a repeated member once
-                batch.append({"connection_id": self.connection_id, "run_id": self.run_id, "group_id": group_id,
-                              "user_id": user_id})
+            batch: dict[str, dict] = {}
+            for user_id in graph.transitive_user_ids(group_id):
+                batch[user_id] = {"connection_id": self.connection_id, "run_id": self.run_id,
+                                  "group_id": group_id, "user_id": user_id}
                 if len(batch) >= BATCH:
-                    self._insert(batch)
-                    batch = []
-            self._insert(batch)
+                    self._insert(list(batch.values()))
+                    batch = {}
+            self._insert(list(batch.values()))
 
     def memberships(self, conn: DBConnection, user_ids: list[str]) -> dict[str, frozenset[str]]:
         """The rule groups each of these users belongs to (users in none are left out)."""
@@ -98,6 +100,10 @@ class RuleGroups:
             GroupMember.connection_id == self.connection_id, GroupMember.run_id.not_in(succeeded)))
 
     def _insert(self, rows: list[dict]) -> None:
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(GroupMember), rows)
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            # A member Graph lists twice (several paths through nested groups) is stored once; remembering
+            # every id to skip repeats would hold the whole group in memory.
+            dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+            conn.execute(dialect(GroupMember).on_conflict_do_nothing(), rows)
