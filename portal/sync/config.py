@@ -20,14 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from portal.employees.fields import EMPLOYEE_FIELDS
 from portal.sync.paths import attribute_problem, top_level
 
-# The Employee model's data columns, in the order the portal shows them.
-EMPLOYEE_FIELDS = (
-    "first_name", "last_name", "display_name", "email", "job_title", "department", "company", "office",
-    "phone", "mobile", "fax", "street", "postal_code", "city", "state", "country", "employee_number",
-    "manager_name", "manager_email", "photo",
-)  # fmt: skip
+# What a mapping can fill: the employee's data columns (one list, kept by portal.employees), and the photo.
+MAPPABLE_FIELDS = (*EMPLOYEE_FIELDS, "photo")
 DEFAULT_MAPPING = {
     "first_name": "givenName",
     "last_name": "surname",
@@ -177,7 +174,7 @@ def export_config(cfg: SyncConfig) -> dict[str, Any]:
     settings: dict[str, Any] = {name: getattr(s, name) for name in _SETTING_KEYS}
     threshold = s.removal_threshold
     settings["removal_threshold"] = {"count": threshold.count, "percent": _number(threshold.percent)}
-    mapping = {name: cfg.mapping.get(name, "") for name in EMPLOYEE_FIELDS}
+    mapping = {name: cfg.mapping.get(name, "") for name in MAPPABLE_FIELDS}
     mapping.update(sorted((name, path) for name, path in cfg.mapping.items() if name.startswith("custom.")))
     return {"settings": settings, "mapping": mapping, "import_rules": [_export_rule(rule) for rule in cfg.import_rules]}
 
@@ -398,7 +395,7 @@ def _parse_mapping(reader: _Reader, data: object) -> dict[str, str]:
         where = f"mapping.{name}"
         custom = CUSTOM_FIELD.fullmatch(str(name))
         if name not in DEFAULT_MAPPING and custom is None:
-            close = difflib.get_close_matches(str(name), EMPLOYEE_FIELDS, n=1)
+            close = difflib.get_close_matches(str(name), MAPPABLE_FIELDS, n=1)
             hint = f"did you mean {close[0]}?" if close else "custom fields are written custom.<key> with a-z, 0-9, _"
             reader.problem(where, f"unknown employee field; {hint}")
             continue
