@@ -7,7 +7,15 @@ the worker's jobs and the services can import ``portal.*`` without Flask.
 
 
 def create_app(config=None):
-    """Build the Flask application (see portal.app.create_app)."""
+    """Build the Flask application (see portal.app.create_app).
+
+    Without a config this is a process's entry point (``flask --app portal``, gunicorn's
+    ``portal:create_app()``): it also sets up logging, once. Tests pass their own config.
+    """
     from portal.app import create_app as build
 
+    if config is None:
+        from portal.logconfig import configure_logging
+
+        configure_logging()
     return build(config)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-import logging
+from datetime import timedelta
 
-from flask import Flask, g
+from flask import Flask
+from werkzeug.wrappers import Response
 
 from config import Config
 from portal.db import get_engine
 from portal.extensions import csrf, login_manager
+
+# Scripts only from our own origin (htmx is vendored; no inline scripts anywhere), and nothing may
+# frame the portal. htmx's own indicator <style> is switched off in base.html's htmx-config.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+SESSION_LIFETIME = timedelta(hours=8)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -21,38 +36,52 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: a form left open still works
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines drown every CLI command's output
+    get_engine(config.database_url)
     register_extensions(app)
-    register_database(app)
     register_blueprints(app)
+    register_errorhandlers(app)
     register_commands(app)
+    register_security_headers(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
+    from portal import web
+
     csrf.init_app(app)
     login_manager.init_app(app)
-
-
-def register_database(app: Flask) -> None:
-    get_engine(app.config["SIGSYNC"].database_url)
-
-    @app.teardown_appcontext
-    def close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+    web.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import health
+    from portal.views import auth, dashboard, health
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.views import errors
+
+    errors.register(app)
 
 
 def register_commands(app: Flask) -> None:
     from portal.cli import register
 
     register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def add_security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.mimetype == "text/html":
+            # Pages show an organisation's people: no shared cache, and no stale copy after sign-out.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

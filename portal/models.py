@@ -197,3 +197,32 @@ class GroupMember(SQLModel, table=True):
     run_id: int = Field(primary_key=True)
     user_id: str = Field(max_length=64, primary_key=True)
     group_id: str = Field(max_length=64, primary_key=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Something an admin (or the command line) did to an organisation, kept for its audit log."""
+
+    # The audit page reads one organisation newest first, a page at a time: (organization_id, id) is that seek.
+    __table_args__ = (Index("ix_auditevent_org_id", "organization_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id")
+    created_at: datetime = _ts()
+    actor: str = Field(max_length=320)  # the admin's e-mail address, or "command line"
+    action: str = Field(max_length=32)  # portal.audit.Action
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    details: dict = _json({})
+
+
+class SigninAttempt(SQLModel, table=True):
+    """A failed sign-in, kept briefly so throttling holds across every portal worker."""
+
+    __table_args__ = (
+        Index("ix_signinattempt_email_at", "email", "attempted_at"),
+        Index("ix_signinattempt_client_at", "client", "attempted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)  # as typed, normalised: the account may not exist
+    client: str = Field(max_length=64)  # the client's IP address
+    attempted_at: datetime = _ts()

@@ -9,11 +9,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import get_engine
+from portal.web import public
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     """200 when the database and Redis answer, 503 naming what does not."""
     config = current_app.config["SIGSYNC"]
