@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal import connections
+from portal import connections, runs
 from portal.cli_common import command_session
 from portal.db import get_engine
 from portal.errors import SigsyncError
@@ -18,7 +18,6 @@ from portal.jobs import QueueUnavailable, enqueue_sync, summary, sync_job
 from portal.m365.errors import M365Error
 from portal.models import SyncRun
 from portal.organizations import get_organization
-from portal.sync import removals
 from portal.sync.config import ConfigInvalid
 from portal.sync.engine import SyncRefused, create_run
 from portal.sync.lock import RunInProgress
@@ -119,19 +118,14 @@ def sync(slug: str, full: bool, dry_run: bool, queued: bool) -> None:
 
 
 def _resolve(slug: str, run_id: int, approve: bool) -> None:
-    org, connection = _org_and_connection(slug)
-    with _engine().begin() as conn:
-        row = conn.execute(SyncRun.__table__.select().where(
-            SyncRun.id == run_id, SyncRun.organization_id == org.id)).first()
-        if row is None:
-            raise click.ClickException(f"Run {run_id} does not belong to {slug}.")
-        try:
-            applied = removals.resolve_held(conn, SyncRun.model_validate(row._asdict()), approve,
-                                            connections.connection_settings(connection, org.timezone).removal)
-        except removals.NothingToResolve as exc:
-            raise click.ClickException(str(exc)) from None
+    with command_session() as session:  # the same service the portal's run page calls
+        org = get_organization(session, slug)
+        if approve:
+            applied = runs.approve_removals(session, org, run_id)
+        else:
+            runs.discard_removals(session, org, run_id)
     if approve:
-        click.echo(f"Approved: {len(applied)} removal(s) applied.")
+        click.echo(f"Approved: {applied} removal(s) applied.")
     else:
         click.echo("Discarded: the employees stay as they are.")
 

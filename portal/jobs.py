@@ -48,15 +48,20 @@ def enqueue_sync(config: Config, connection_id: int, *, trigger: str = "manual",
     """Record a queued run and hand it to a worker; returns the run id."""
     engine = get_engine(config.database_url)
     run_id = create_run(engine, connection_id, trigger=trigger, full=full, dry_run=dry_run)
+    enqueue_run(config, run_id)
+    return run_id
+
+
+def enqueue_run(config: Config, run_id: int) -> None:
+    """Hand an already recorded queued run to a worker (portal.runs.request_sync records it under a lock)."""
     try:
         queue = Queue(config.rq_queue, connection=Redis.from_url(config.redis_url))
         queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=f"sync-run-{run_id}")
     except RedisError as exc:
         # A run no worker will ever see must not sit "queued" for ever.
-        fail_run(engine, run_id, "The job queue (Redis) is unreachable, so no worker got this sync. "
-                                 "Check REDIS_URL and run it again.")
+        fail_run(get_engine(config.database_url), run_id, "The job queue (Redis) is unreachable, so no worker "
+                                                          "got this sync. Check REDIS_URL and run it again.")
         raise QueueUnavailable(str(exc)) from None
-    return run_id
 
 
 class QueueUnavailable(RuntimeError):
