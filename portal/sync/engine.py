@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -35,7 +35,20 @@ from portal.sync.groups import RuleGroups
 from portal.sync.managers import ManagerDirectory
 from portal.sync.mapping import Mapper
 from portal.sync.photos import fetch_photos, photo_hash
-from portal.sync.plan import SeatAllocator, plan_user, removal_plan
+from portal.sync.plan import (
+    CONFLICT,
+    DEFER,
+    KEEP,
+    LINK,
+    REUSE,
+    AddressClaim,
+    EmployeeState,
+    Plan,
+    SeatAllocator,
+    address_owner,
+    plan_user,
+    removal_plan,
+)
 from portal.sync.records import (
     Existing,
     Known,
@@ -192,10 +205,13 @@ class _Run:
         self.departments = DepartmentCache(self.org.id)
         seats_left = None if self.org.seats is None else max(0, self.org.seats - seats_taken)
         self.seats = SeatAllocator(seats_left)
-        self.pending_emails: set[str] = set()  # e-mails offered to the seat allocator this run
         self.seen_dry: set[int] | None = set() if self.dry_run else None
-        # A dry run writes no employee a later page could find by e-mail: it remembers who took which address.
-        self.taken_dry: dict[str, str] | None = {} if self.dry_run else None
+        # Addresses taken and given up by users already planned: for the chunk being planned (later chunks
+        # read them from the database), or, in a dry run, which writes nothing, for the whole run.
+        self.ledger = _AddressLedger()
+        self.deferred_addresses: list[str] = []  # users whose address's holder had not been met yet
+        self.settling = False  # planning the deferred users: no more waiting
+        self.dry_removed: dict[int, str] = {}  # dry runs: employee id -> what its removal would have done
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
         self.created_since_analyze = 0
@@ -226,10 +242,12 @@ class _Run:
                 delta_link = self._full_round()
         else:
             delta_link = self._full_round()
+        # Removals first: an address a leaver held is free for the users who were waiting for it.
+        held = self._removals(mode)
+        self._settle_addresses()
         self._flush_seats()
         self._complete_deferred_reports()
         self._refresh_reports()
-        held = self._removals(mode)
         self._finish_ok(mode, delta_link, held)
 
     def _choose_mode(self) -> str:
@@ -267,20 +285,20 @@ class _Run:
 
     # -- one page of users --------------------------------------------------------------------
 
-    def _process(self, users: list[dict], *, full: bool, counted: bool = True) -> None:
+    def _process(self, users: list[dict], *, full: bool, counted: bool = True, read_photos: bool | None = None) -> None:
         for start in range(0, len(users), self.PAGE_FLUSH):
             chunk = list({u["id"]: u for u in users[start:start + self.PAGE_FLUSH] if u.get("id")}.values())
             with self.engine.begin() as conn:
                 # Planning users again (reports, deferred managers) leaves their photo as this run found it.
-                changes = self._plan_chunk(conn, chunk, full=full, read_photos=counted)
+                changes = self._plan_chunk(conn, chunk, full=full,
+                                           read_photos=counted if read_photos is None else read_photos)
                 self._write(conn, changes)
             if counted:  # users planned again (reports, deferred managers) are not new progress
                 self.tally.done += len(chunk)
             self._heartbeat()
 
     def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool, read_photos: bool) -> PageChanges:
-        existing = load_existing(conn, self.org.id, [u["id"] for u in users],
-                             [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
+        existing = self._load_existing(conn, users)
         if not full:
             # A delta record may carry only what changed: complete it with what was seen last time,
             # or, for a user never seen, from Graph (every user has a UPN, so without one it is partial).
@@ -288,9 +306,7 @@ class _Run:
             if partial:
                 complete = {f["id"]: f for f in self._fetch_users(partial)}
                 users = [{**u, **complete.get(u["id"], {})} for u in users]
-                existing = load_existing(conn, self.org.id, [u["id"] for u in users],
-                                         [e for e in (self.mapper.email(u) for u in users) if e],
-                                         with_photo=self.photos)
+                existing = self._load_existing(conn, users)
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
@@ -307,13 +323,21 @@ class _Run:
         self.chunk_groups = self.groups.memberships(conn, [u["id"] for u in users])
         photos = fetch_photos(self.graph, self._imported_ids(users)) if self.photos and read_photos else {}
         changes = PageChanges()
-        claimed: dict[str, str] = {}  # e-mail -> the user of this chunk that took it first
+        if not self.dry_run:
+            self.ledger = _AddressLedger()  # the database shows earlier chunks' addresses: this one's suffice
         for user in users:
-            self._plan_one(changes, existing, user, managers, claimed, photos)
+            self._plan_one(changes, existing, user, managers, photos)
         return changes
 
+    def _load_existing(self, conn: DBConnection, users: list[dict]) -> Existing:
+        existing = load_existing(conn, self.org.id, [u["id"] for u in users],
+                                 [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
+        if self.dry_removed:  # a dry run removed nobody: show the rest of the run the employees as it left them
+            existing = _as_removed(existing, self.dry_removed)
+        return existing
+
     def _plan_one(self, changes: PageChanges, existing: Existing, user: dict, managers: dict[str, dict],
-                  claimed: dict[str, str], photos: dict[str, bytes | None]) -> None:
+                  photos: dict[str, bytes | None]) -> None:
         uid = user["id"]
         emp = existing.by_m365.get(uid)
         email = self.mapper.email(user)
@@ -326,72 +350,106 @@ class _Run:
         if not verdict.imported:
             self._out_of_scope(changes, uid, email, emp, verdict.reason)
             return
-        # An employee linked to this user whose address changed keeps it when the new one is taken, whether
-        # the taker is stored or earlier in the run: page boundaries must not change the outcome.
-        renamed = emp is not None and emp.state.email != email
-        taken = claimed.get(email, uid) != uid or (
-            self.taken_dry is not None and self.taken_dry.get(email, uid) != uid)
-        if emp is not None and taken and not renamed:  # an earlier user of this run took over its employee
-            changes.decisions.append(Decision(
-                "conflict", uid, email, f"{email} already belongs to another Microsoft 365 user"))
-            self._mark_seen(changes, emp.state.id)
+        claim = self._claim(uid, email, emp, existing)
+        if claim.outcome == DEFER:  # the holder's user may still move: decided once every page was read
+            self.deferred_addresses.append(uid)
+            if emp is not None:
+                self._mark_seen(changes, emp.state.id)
             return
-        if emp is None:
-            emp = existing.by_email.get(email)
-            if taken or (emp is not None and emp.state.m365_id not in (None, uid) and emp.state.status != "inactive"):
-                changes.decisions.append(Decision(
-                    "conflict", uid, email, f"{email} already belongs to another Microsoft 365 user"))
-                return
+        if claim.outcome == CONFLICT:
+            changes.decisions.append(Decision("conflict", uid, email, claim.reason))
+            return
+        target = existing.by_email.get(email) if claim.outcome in (LINK, REUSE) else emp
+        state = claim.employee
         manager_id = manager_id_of(user)
-        enriched = {**user, "manager": managers.get(manager_id)} if manager_id else user
-        incoming = self.mapper.values(enriched)
-        if uid in photos:  # a user whose photo Graph could not give keeps the one we have
-            incoming["photo"] = photo_hash(photos[uid])
-        state = emp.state if emp is not None else None
+        incoming = self._incoming(user, manager_id, managers, photos)
         deferred = state is None and self.defer_managers and manager_id is not None and manager_id not in managers
         if deferred:  # its manager comes later in the stream: the end of the run fills these in
             for name in self.manager_fields:
                 incoming.pop(name, None)
-        if renamed and state is not None:
-            owner = existing.by_email.get(email)
-            if taken or (owner is not None and owner.state.id != state.id):
-                changes.decisions.append(Decision(
-                    "conflict", uid, email, f"{email} already belongs to another employee; the address was kept"))
-                incoming["email"] = state.email
-        if incoming["email"] == email:
-            claimed[email] = uid
+        if claim.outcome == KEEP and state is not None:
+            changes.decisions.append(Decision("conflict", uid, email, claim.reason))
+            incoming["email"] = state.email
         departments = verdict.departments
-        if emp is not None and emp.manual_departments:
+        if target is not None and target.manual_departments and claim.outcome != REUSE:
             # A membership the admin assigned by hand is theirs: the sync neither makes nor counts it.
-            departments = tuple(d for d in departments if d.casefold() not in emp.manual_departments)
-        plan = plan_user(incoming, departments, state, self.settings, m365_id=uid)
-        if self.taken_dry is not None and (plan.link or (plan.action == "create" and self.seats.unlimited)):
-            self.taken_dry[email] = uid  # a real run has an employee with this address linked to uid by now
+            departments = tuple(d for d in departments if d.casefold() not in target.manual_departments)
+        plan = plan_user(incoming, departments, state, self.settings, m365_id=uid, reset=claim.outcome == REUSE)
+        self._note_address(uid, state, plan, incoming["email"])
         employee_id = state.id if state is not None else None
-        decisions = [Decision(kind, uid, email, _reason(kind, verdict, plan), _details(kind, plan),
-                              employee_id=employee_id) for kind in plan.decisions]
+        decisions = [Decision(kind, uid, email, claim.reason if kind == "replaced" else _reason(kind, verdict, plan),
+                              _details(kind, plan), employee_id=employee_id) for kind in plan.decisions]
         if uid in self.completing:
             decisions = [d for d in decisions if d.kind != "updated"]
         if deferred and plan.action == "create":
             self.deferred_reports.append(uid)
-        if state is None:
-            if plan.action != "create":
+        if state is None or target is None:
+            if plan.action == "create":
+                self._create(changes, user, incoming, plan, decisions, photos)
+            else:
                 changes.decisions.extend(decisions)
-                return
-            values = to_columns(incoming)
-            values["photo"] = photos.get(uid)
-            values.update(source="m365", status="active", m365_id=uid, created_by_sync=True,
-                          synced_values=dict(plan.new_synced_values), m365_snapshot=graph_snapshot(user),
-                          manager_m365_id=manager_id, seen_in_run=self.run.id)
-            self._offer_new(changes, NewEmployee(values, tuple(plan.departments or ()), decisions), email, uid)
-            self.managers.remember(user)
             return
+        self._update(changes, user, target, plan, decisions, photos)
+
+    def _claim(self, uid: str, email: str, emp: Known | None, existing: Existing) -> AddressClaim:
+        """Ask ``address_owner`` who gets ``email``, with what this run knows about its holder."""
+        holder = self.ledger.holder(email, existing.by_email.get(email))
+        claimed_by = self.ledger.claims.get(email)
+        if claimed_by is None and self.seats.holds(email):
+            claimed_by = ""  # a new user waiting for its seat has it
+        settled = holder is not None and (
+            holder.state.id in self.seen_dry if self.seen_dry is not None
+            else holder.seen_in_run == self.run.id or holder.last_user in self.ledger.planned)
+        return address_owner(uid, email, emp.state if emp else None, holder.state if holder else None,
+                             holder_last_user=holder.last_user if holder else None, claimed_by=claimed_by,
+                             holder_settled=settled, final=self.settling)
+
+    def _note_address(self, uid: str, state: EmployeeState | None, plan: Plan, address: str) -> None:
+        """Remember what this user's plan does to addresses, for the users planned after it."""
+        self.ledger.planned.add(uid)
+        if plan.action == "create" and not self.seats.unlimited:
+            return  # waiting for a seat: the allocator holds the address
+        if plan.action not in ("create", "update"):
+            return
+        if state is not None and state.email != address:
+            self.ledger.release(state.email)
+        if plan.action == "create" or plan.link or (state is not None and state.email != address):
+            self.ledger.claims[address] = uid
+
+    def _incoming(self, user: dict, manager_id: str | None, managers: dict[str, dict],
+                  photos: dict[str, bytes | None]) -> dict[str, str]:
+        enriched = {**user, "manager": managers.get(manager_id)} if manager_id else user
+        incoming = self.mapper.values(enriched)
+        if user["id"] in photos:  # a user whose photo Graph could not give keeps the one we have
+            incoming["photo"] = photo_hash(photos[user["id"]])
+        return incoming
+
+    def _create(self, changes: PageChanges, user: dict, incoming: dict[str, str], plan: Plan,
+                decisions: list[Decision], photos: dict[str, bytes | None]) -> None:
+        uid = user["id"]
+        values = to_columns(incoming)
+        # A user waiting for a seat keeps no photo bytes in memory: the seat flush reads them again.
+        values["photo"] = photos.get(uid) if self.seats.unlimited else None
+        values.update(source="m365", status="active", m365_id=uid, created_by_sync=True,
+                      synced_values=dict(plan.new_synced_values), m365_snapshot=graph_snapshot(user),
+                      manager_m365_id=manager_id_of(user), seen_in_run=self.run.id)
+        self._offer_new(changes, NewEmployee(values, tuple(plan.departments or ()), decisions), incoming["email"],
+                        uid)
+        self.managers.remember(user)
+
+    def _update(self, changes: PageChanges, user: dict, target: Known, plan: Plan, decisions: list[Decision],
+                photos: dict[str, bytes | None]) -> None:
+        uid = user["id"]
+        state = target.state
         self._mark_seen(changes, state.id)
         values: dict[str, Any] = {}
         if plan.action == "update":
-            values.update(to_columns({f: after for f, (_before, after) in plan.changes.items()}, state.values))
-            if "photo" in plan.changes:
+            values.update(to_columns({f: after for f, (_before, after) in plan.changes.items()},
+                                     None if plan.reset else state.values))
+            if "photo" in plan.changes or plan.reset:
                 values["photo"] = photos.get(uid)
+            if plan.reset:
+                values["custom"] = values.get("custom", {})
             values["synced_values"] = dict(plan.new_synced_values)
             if plan.status:
                 values["status"] = plan.status
@@ -399,13 +457,14 @@ class _Run:
                 values.update(m365_id=uid, source="m365")
         snapshot = graph_snapshot(user)
         # Kept for paused and excluded employees too: resuming one applies what Graph said meanwhile.
-        if snapshot != emp.snapshot:
-            values.update(m365_snapshot=snapshot, manager_m365_id=manager_id)
-            if any(snapshot.get(f) != emp.snapshot.get(f) for f in self.managers.fields):
+        if snapshot != target.snapshot or plan.link:
+            values.update(m365_snapshot=snapshot, manager_m365_id=manager_id_of(user))
+            if any(snapshot.get(f) != target.snapshot.get(f) for f in self.managers.fields):
                 self.changed_ids.add(uid)  # what the reports show of this manager changed
                 self.managers.remember(user)
         if values or decisions or plan.departments is not None:
-            changes.updates.append(EmployeeUpdate(state.id, values, plan.departments, decisions))
+            changes.updates.append(EmployeeUpdate(state.id, values, plan.departments, decisions,
+                                                  clear_manual_departments=plan.reset))
 
     def _imported_ids(self, users: list[dict]) -> list[str]:
         """Users of a chunk the import rules take in (only their photos are worth reading)."""
@@ -417,10 +476,6 @@ class _Run:
         if self.seats.unlimited:
             changes.creates.append(new)
             return
-        if email in self.pending_emails:
-            changes.decisions.append(Decision("conflict", uid, email, f"{email} is used by another Microsoft 365 user"))
-            return
-        self.pending_emails.add(email)
         for _email, evicted in self.seats.offer(email, new):
             self._seat_refused(changes, evicted)
 
@@ -434,9 +489,33 @@ class _Run:
             return
         winners = [payload for _email, payload in self.seats.winners()]
         for start in range(0, len(winners), self.PAGE_FLUSH):  # bounded statements, like any page
+            chunk: list[NewEmployee] = winners[start:start + self.PAGE_FLUSH]
+            if self.photos and not self.dry_run:  # read before the transaction opens, as a page does
+                photos = fetch_photos(self.graph, [n.values["m365_id"] for n in chunk])
+                for new in chunk:
+                    new.values["photo"] = photos.get(new.values["m365_id"])
             with self.engine.begin() as conn:
-                self._write(conn, PageChanges(creates=winners[start:start + self.PAGE_FLUSH]))
+                self._write(conn, self._seat_winners(conn, chunk))
             self._heartbeat()
+
+    def _seat_winners(self, conn: DBConnection, winners: list[NewEmployee]) -> PageChanges:
+        """The waiting users to create now; an address an employee took meanwhile is that employee's."""
+        taken = set(conn.execute(select(Employee.email).where(
+            Employee.organization_id == self.org.id,
+            Employee.email.in_([n.values["email"] for n in winners]))).scalars())
+        if self.dry_run:
+            taken |= {n.values["email"] for n in winners
+                      if self.ledger.claims.get(n.values["email"], n.values["m365_id"]) != n.values["m365_id"]}
+        changes = PageChanges()
+        for new in winners:
+            email = new.values["email"]
+            if email in taken:
+                changes.decisions.append(Decision(
+                    "conflict", new.values["m365_id"], email,
+                    f"{email} was given to another employee while this user waited for a seat"))
+            else:
+                changes.creates.append(new)
+        return changes
 
     def _out_of_scope(self, changes: PageChanges, uid: str, email: str, emp: Known | None, reason: str) -> None:
         changes.decisions.append(Decision("out_of_scope", uid, email, reason,
@@ -545,6 +624,22 @@ class _Run:
             self._process([snap for _id, m365_id, snap in rows
                            if snap and snap.get("id") and m365_id not in self.processed_ids], full=False)
 
+    def _settle_addresses(self) -> None:
+        """Plan the users whose address was held by an employee whose user had not been met yet.
+
+        By now every page was read and the leavers removed: the holder kept the address (a conflict), gave
+        it up (renamed, deleted), or left (the employee is reused, reset to the new user's data).
+        """
+        if not self.deferred_addresses:
+            return
+        ids = sorted(set(self.deferred_addresses))
+        self.deferred_addresses = []
+        self.settling = True
+        for start in range(0, len(ids), self.PAGE_FLUSH):
+            users = self._fetch_users(ids[start:start + self.PAGE_FLUSH])  # complete records, read before writing
+            self._process(users, full=False, counted=False, read_photos=True)
+        self.settling = False
+
     def _complete_deferred_reports(self) -> None:
         """Fill in the manager fields of reports a full run met before their manager."""
         if not self.deferred_reports:
@@ -611,8 +706,8 @@ class _Run:
                 decisions = removals.hold(candidates, action, why, dry_run=self.dry_run)
                 insert_decisions(conn, self.run.id, decisions)
             elif self.dry_run:
-                decisions = [Decision({"delete": "deleted", "deactivate": "deactivated"}.get(action, "unlinked"),
-                                      r.m365_id, r.email, r.reason, employee_id=r.employee_id) for r in candidates]
+                decisions = removals.apply(conn, candidates, action, dry_run=True)
+                self.dry_removed = {d.employee_id: d.kind for d in decisions if d.employee_id is not None}
                 insert_decisions(conn, self.run.id, decisions)
             else:
                 decisions = removals.apply(conn, candidates, action)
@@ -665,6 +760,42 @@ class _Run:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+def _as_removed(existing: Existing, removed: dict[int, str]) -> Existing:
+    """The employees as a real run's removals (``removed``: employee id -> decision kind) would leave them."""
+    def after(known: Known) -> Known | None:
+        kind = removed.get(known.state.id)  # type: ignore[arg-type]
+        if kind is None:
+            return known
+        if kind == "deleted":
+            return None
+        if kind == "deactivated":
+            return replace(known, state=replace(known.state, status="inactive"))
+        return replace(known, state=replace(known.state, m365_id=None, source="manual"))
+
+    by_m365 = {k: a for k, v in existing.by_m365.items() if (a := after(v)) is not None and a.state.m365_id}
+    by_email = {k: a for k, v in existing.by_email.items() if (a := after(v)) is not None}
+    return Existing(by_m365, by_email)
+
+
+@dataclass
+class _AddressLedger:
+    """Who took and who gave up which address among the users planned so far (see ``_Run.ledger``)."""
+
+    claims: dict[str, str] = field(default_factory=dict)  # address -> the user whose employee has it now
+    released: set[str] = field(default_factory=set)  # addresses an employee gave up
+    planned: set[str] = field(default_factory=set)  # users planned (their addresses are final for the run)
+
+    def release(self, email: str) -> None:
+        self.released.add(email)
+        self.claims.pop(email, None)
+
+    def holder(self, email: str, stored: Known | None) -> Known | None:
+        """The employee holding ``email`` as the run left it (the stored one, unless it gave it up)."""
+        if stored is not None and email in self.released and email not in self.claims:
+            return None
+        return stored
+
 
 def _reason(kind: str, verdict: Any, plan: Any) -> str:
     if kind in ("created", "linked", "reactivated"):

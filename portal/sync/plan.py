@@ -17,6 +17,8 @@ inactive (deactivated when its user vanished)      status back to active [reacti
 matched by e-mail, not linked to this user         link: m365_id set, source m365 [linked] + field policy;
                                                    a manual employee counts as never synced (s = {})
 linked and active                                  field policy
+last synced from another user (``reset``)          every value becomes the user's, the rest is cleared,
+                                                   hand-made departments dropped [replaced]
 =================================================  ==========================================================
 
 Field policy for every mapped field F: incoming m, current c, last synced s. F was typed by hand
@@ -50,7 +52,10 @@ from dataclasses import dataclass, field
 from portal.sync.config import SyncSettings
 from portal.sync.seats import SeatAllocator
 
-__all__ = ["EmployeeState", "Plan", "SeatAllocator", "apply_plan", "plan_user", "removal_plan"]
+__all__ = [
+    "AddressClaim", "EmployeeState", "Plan", "SeatAllocator", "address_owner", "apply_plan", "plan_user",
+    "removal_plan",
+]
 
 CREATED = "created"
 UPDATED = "updated"
@@ -61,6 +66,7 @@ PAUSED = "paused"
 EXCLUDED = "excluded"
 REACTIVATED = "reactivated"
 SKIPPED = "skipped"
+REPLACED = "replaced"  # the employee was another person's: reset to this user's data
 IMPORT_OFF = "import of new users is off"
 
 Changes = dict[str, tuple[str, str]]
@@ -95,6 +101,7 @@ class Plan:
     link: bool = False  # set m365_id to this user and source to "m365"
     reason: str = ""  # why a user was skipped
     pending: Changes = field(default_factory=dict)  # paused/excluded: field -> (synced, Microsoft 365), unwritten
+    reset: bool = False  # clear what the previous person left: hand-typed departments, unmapped values
 
 
 def plan_user(
@@ -103,13 +110,19 @@ def plan_user(
     existing: EmployeeState | None,
     settings: SyncSettings,
     m365_id: str | None = None,
+    *,
+    reset: bool = False,
 ) -> Plan:
     """Decide what to write for one imported user: ``incoming`` is ``Mapper.values``, ``departments`` the verdict's.
 
     The employee is (re)linked when it is linked to no user, or, if ``m365_id`` is given, to another one.
+    ``reset``: the employee was another person's (``address_owner`` said REUSE): every value becomes the
+    user's, fields the user leaves empty are cleared, and nothing typed by hand survives.
     """
     if existing is None:
         return _plan_new(incoming, departments, settings)
+    if reset:
+        return _plan_reset(incoming, departments, existing, settings)
     if existing.status in (PAUSED, EXCLUDED):
         return _plan_held(incoming, existing, settings)
     link = existing.m365_id is None or (m365_id is not None and existing.m365_id != m365_id)
@@ -158,6 +171,33 @@ def _plan_new(incoming: Mapping[str, str], departments: tuple[str, ...], setting
         decisions=(CREATED,),
         status="active",
         link=True,
+    )
+
+
+def _plan_reset(incoming: Mapping[str, str], departments: tuple[str, ...], existing: EmployeeState,
+                settings: SyncSettings) -> Plan:
+    if not settings.import_new_users:
+        return Plan(action="skip", decisions=(SKIPPED,), reason=IMPORT_OFF)
+    changes: Changes = {}
+    for name, now in existing.values.items():
+        value = incoming.get(name, "")
+        if now != value:
+            changes[name] = (now, value)
+    for name, value in incoming.items():
+        if name == "email":
+            if value != existing.email:
+                changes["email"] = (existing.email, value)
+        elif name not in existing.values and value:
+            changes[name] = ("", value)
+    return Plan(
+        action="update",
+        changes=changes,
+        new_synced_values=dict(incoming),
+        departments=tuple(departments),
+        decisions=(REPLACED,),
+        status="active",
+        link=True,
+        reset=True,
     )
 
 
@@ -256,6 +296,77 @@ def apply_plan(existing: EmployeeState | None, plan: Plan, m365_id: str) -> Empl
             frozenset(plan.departments) if plan.departments is not None else existing.departments_from_sync
         ),
     )
+
+
+# -- who owns an address ----------------------------------------------------------------------------------
+
+OWN = "own"  # plan the user against its own employee (or create one)
+LINK = "link"  # plan the user against the employee holding the address (a manual one): link it
+REUSE = "reuse"  # the holder belonged to another, departed user: reset it and link it (never a mix of two people)
+CONFLICT = "conflict"  # the address is another user's: record a conflict, write nothing
+KEEP = "keep"  # the user's employee keeps its current address (the new one is another's), the rest is planned
+DEFER = "defer"  # the holder's user has not been met yet in this run: decide once every page was read
+
+
+@dataclass(frozen=True)
+class AddressClaim:
+    """``address_owner``'s answer: what to do, and the employee to plan the user against (None: a new one)."""
+
+    outcome: str
+    employee: EmployeeState | None = None
+    reason: str = ""
+
+
+def address_owner(
+    uid: str,
+    email: str,
+    linked: EmployeeState | None,
+    holder: EmployeeState | None,
+    *,
+    holder_last_user: str | None = None,
+    claimed_by: str | None = None,
+    holder_settled: bool = True,
+    final: bool = False,
+) -> AddressClaim:
+    """Who gets ``email``, which user ``uid`` wants; ``linked`` is the employee linked to ``uid``.
+
+    ``holder`` is the employee that holds ``email`` now, if it is not ``linked``; ``holder_last_user``
+    the user it was last synced from (kept when it was unlinked). ``claimed_by`` is another user that took
+    the address earlier in this run; ``holder_settled`` says whether the holder's user was already planned
+    in this run (its address cannot change any more); ``final``: the run has read every page, decide now.
+
+    =====================================================  ====================================================
+    situation                                              outcome
+    =====================================================  ====================================================
+    another user took the address earlier in this run      linked: keep its address [conflict]; none: conflict
+    nobody else holds it                                   own
+    holder manual, never synced from another user          none: link it; linked: keep [conflict]
+    holder last synced from another user, now inactive     none: reuse it, reset; linked: keep [conflict]
+      or unlinked (that user left)
+    holder linked to another user who may still move       defer (until ``final``)
+    holder linked to another user, settled                 linked: keep [conflict]; none: conflict
+    =====================================================  ====================================================
+    """
+    taken = f"{email} already belongs to another Microsoft 365 user"
+    kept = f"{email} already belongs to another employee; the address was kept"
+    if claimed_by is not None and claimed_by != uid:
+        return AddressClaim(KEEP, linked, kept) if linked is not None else AddressClaim(CONFLICT, None, taken)
+    if holder is None or (linked is not None and holder.id == linked.id):
+        return AddressClaim(OWN, linked)
+    last_user = holder.m365_id or holder_last_user
+    if last_user is None or last_user == uid:
+        if linked is not None:
+            return AddressClaim(KEEP, linked, kept)
+        return AddressClaim(LINK, holder)
+    departed = holder.m365_id is None or holder.status == "inactive"
+    if departed:
+        if linked is not None:
+            return AddressClaim(KEEP, linked, kept)
+        return AddressClaim(REUSE, holder, f"{email} belonged to another Microsoft 365 user before; the employee "
+                                           "was reset to this user's data (hand-typed values and departments cleared)")
+    if not holder_settled and not final:
+        return AddressClaim(DEFER, linked)
+    return AddressClaim(KEEP, linked, kept) if linked is not None else AddressClaim(CONFLICT, None, taken)
 
 
 def removal_plan(candidate_count: int, connection_employee_count: int, settings: SyncSettings) -> str:

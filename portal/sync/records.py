@@ -25,6 +25,12 @@ class Known:
     state: EmployeeState
     snapshot: dict
     manual_departments: frozenset[str] = frozenset()  # case-folded names an admin assigned by hand
+    seen_in_run: int | None = None  # the last run that planned this employee
+
+    @property
+    def last_user(self) -> str | None:
+        """The Microsoft 365 user this employee was last synced from (also once unlinked)."""
+        return self.state.m365_id or self.snapshot.get("id")
 
 
 @dataclass
@@ -64,7 +70,7 @@ def load_existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[
     by_email: dict[str, Known] = {}
     for e in rows:
         known = Known(employee_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}),
-                       frozenset(manual_depts.get(e.id, ())))
+                       frozenset(manual_depts.get(e.id, ())), e.seen_in_run)
         if e.m365_id:
             by_m365[e.m365_id] = known
         by_email[e.email] = known

@@ -52,15 +52,18 @@ def unseen_in_full_run(conn: DBConnection, organization_id: int, run_id: int, se
             yield Removal(emp_id, m365_id, email, "not found in Microsoft 365 or outside the import rules")
 
 
-def apply(conn: DBConnection, removals: list[Removal], action: str) -> list[Decision]:
-    """Carry out ``action`` (delete | deactivate | keep) and return the decisions to record."""
+def apply(conn: DBConnection, removals: list[Removal], action: str, *, dry_run: bool = False) -> list[Decision]:
+    """Carry out ``action`` (delete | deactivate | keep) and return the decisions to record.
+
+    ``dry_run``: the same decisions, nothing written.
+    """
     decisions: list[Decision] = []
     for start in range(0, len(removals), CHUNK):  # an approved mass removal must not overflow one IN list
-        decisions += _apply_chunk(conn, removals[start:start + CHUNK], action)
+        decisions += _apply_chunk(conn, removals[start:start + CHUNK], action, dry_run)
     return decisions
 
 
-def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> list[Decision]:
+def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str, dry_run: bool) -> list[Decision]:
     ids = [r.employee_id for r in removals]
     created_by_sync = {
         emp_id: by_sync
@@ -73,6 +76,12 @@ def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> li
     to_deactivate = [r for r in removals if r.employee_id not in deleted and action in ("delete", "deactivate")]
     to_unlink = [r for r in removals if action == "keep"]
     decisions: list[Decision] = []
+    if dry_run:
+        return [Decision("deleted", r.m365_id, r.email, r.reason, employee_id=r.employee_id) for r in to_delete] + [
+            Decision("deactivated", r.m365_id, r.email, _deactivated_reason(r, action), employee_id=r.employee_id)
+            for r in to_deactivate] + [
+            Decision("unlinked", r.m365_id, r.email, r.reason + "; kept as a manual employee",
+                     employee_id=r.employee_id) for r in to_unlink]
     if to_delete:
         del_ids = [r.employee_id for r in to_delete]
         conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(del_ids)))
@@ -85,9 +94,7 @@ def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> li
             .values(status="inactive", synced_at=utcnow())
         )
         decisions += [
-            Decision("deactivated", r.m365_id, r.email, r.reason if action == "deactivate"
-                     else r.reason + "; created by hand before the sync, so deactivated instead of deleted",
-                     employee_id=r.employee_id)
+            Decision("deactivated", r.m365_id, r.email, _deactivated_reason(r, action), employee_id=r.employee_id)
             for r in to_deactivate
         ]
     if to_unlink:
@@ -102,6 +109,12 @@ def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str) -> li
             for r in to_unlink
         ]
     return decisions
+
+
+def _deactivated_reason(removal: Removal, action: str) -> str:
+    if action == "deactivate":
+        return removal.reason
+    return removal.reason + "; created by hand before the sync, so deactivated instead of deleted"
 
 
 def hold(removals: list[Removal], action: str, why: str, *, dry_run: bool = False) -> list[Decision]:

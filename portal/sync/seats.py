@@ -28,16 +28,21 @@ class SeatAllocator:
     The outcome depends only on the set of e-mails offered, not on their order (e-mails are unique).
     """
 
-    __slots__ = ("seats", "_heap")
+    __slots__ = ("seats", "_heap", "_held")
 
     def __init__(self, seats_left: int | None) -> None:
         self.seats = None if seats_left is None else max(0, seats_left)
         self._heap: list[tuple[_Latest, str, Any]] = []
+        self._held: set[str] = set()  # the e-mails in the heap (at most ``seats``)
 
     @property
     def unlimited(self) -> bool:
         """Whether every candidate gets a seat immediately."""
         return self.seats is None
+
+    def holds(self, email: str) -> bool:
+        """Whether a candidate with this address is waiting for its seat."""
+        return email in self._held
 
     def offer(self, email: str, payload: Any) -> list[tuple[str, Any]]:
         """Offer a new employee; returns the (email, payload) pairs that lost out to lower addresses."""
@@ -48,10 +53,13 @@ class SeatAllocator:
         entry = (_Latest(email), email, payload)
         if len(self._heap) < self.seats:
             heapq.heappush(self._heap, entry)
+            self._held.add(email)
             return []
         if email >= self._heap[0][1]:
             return [(email, payload)]
         _, lost_email, lost_payload = heapq.heapreplace(self._heap, entry)
+        self._held.discard(lost_email)
+        self._held.add(email)
         return [(lost_email, lost_payload)]
 
     def winners(self) -> list[tuple[str, Any]]:

@@ -50,6 +50,7 @@ class EmployeeUpdate:
     values: dict[str, Any]
     departments: tuple[str, ...] | None
     decisions: list[Decision]
+    clear_manual_departments: bool = False  # the employee was another person's: their hand-made links go
 
 
 @dataclass
@@ -111,6 +112,12 @@ def apply_page(
     decisions = list(changes.decisions)
     dept_links: list[tuple[int, tuple[str, ...]]] = []
 
+    _apply_updates(conn, changes.updates, now)
+    cleared = [u.employee_id for u in changes.updates if u.clear_manual_departments]
+    if cleared:
+        conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(cleared)))
+
+    # After the updates: an address an employee of this page gave up may go to a user created in it.
     if changes.creates:
         # executemany wants one shape: a field left out of a plan (a manager not known yet) starts empty.
         rows = [{**_NEW_EMPLOYEE, **c.values, "organization_id": organization_id, "created_at": now,
@@ -127,8 +134,6 @@ def apply_page(
             for d in c.decisions:
                 d.employee_id = emp_id
             decisions.extend(c.decisions)
-
-    _apply_updates(conn, changes.updates, now)
     for u in changes.updates:
         if u.departments is not None:
             dept_links.append((u.employee_id, u.departments))
