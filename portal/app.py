@@ -57,11 +57,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import auth, dashboard, health
+    from portal.views import audit, auth, dashboard, health
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(audit.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

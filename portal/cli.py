@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from portal import migrations
+from portal.cli_admin import admin_cli
 from portal.cli_employees import employees_cli
 from portal.cli_m365 import m365_cli
 from portal.cli_org import org_cli
@@ -28,5 +29,6 @@ def register(app: Flask) -> None:
     """Attach every command group to the app."""
     app.cli.add_command(init_db)
     app.cli.add_command(org_cli)
+    app.cli.add_command(admin_cli)
     app.cli.add_command(employees_cli)
     app.cli.add_command(m365_cli)

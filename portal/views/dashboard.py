@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from portal import dashboard, web
+from portal import audit, dashboard, web
 
 bp = Blueprint("dashboard", __name__)
 
@@ -13,6 +13,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 def index() -> Response:
     """Connection, runs, employees, seats and warnings for the admin's organisation."""
-    overview = dashboard.overview(web.db_session(), web.current_org())
-    return web.render("dashboard/index.html", overview=overview,
+    session, org = web.db_session(), web.current_org()
+    return web.render("dashboard/index.html", overview=dashboard.overview(session, org),
+                      recent=audit.list_events(session, org, limit=5).events,
                       sources=dashboard.SOURCES, statuses=dashboard.STATUSES)

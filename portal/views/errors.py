@@ -84,10 +84,9 @@ def handle_csrf_error(_exc: CSRFError) -> Response:
 def handle_server_error(exc: InternalServerError) -> Response:
     original = getattr(exc, "original_exception", None) or exc
     log.error("Unhandled error: %s", original, exc_info=original)
-    session = g.pop("db_session", None)
-    if session is not None:  # the failed transaction must not serve the error page
+    session = g.get("db_session")
+    if session is not None:  # the error page reads in a fresh transaction, not the failed one
         session.rollback()
-        session.close()
     return render_error(500, EXPLANATIONS[500])
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 from werkzeug.test import TestResponse
@@ -47,6 +48,20 @@ def read_csrf_token(client: FlaskClient, path: str = "/") -> str:
     match = _CSRF_META.search(response.get_data(as_text=True))
     assert match, f"no csrf-token meta on {path} (status {response.status_code})"
     return match.group(1)
+
+
+def sample_urls(app: Flask, method: str, skip: set[str] = frozenset()) -> Iterator[tuple[str, str]]:
+    """(endpoint, url) for every route answering ``method``, ids filled with 1 and other values with "x"."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in skip or method not in (rule.methods or ()):
+            continue
+        values = {}
+        for arg in rule.arguments:
+            try:
+                values[arg] = rule._converters[arg].to_python("1")
+            except Exception:  # a converter that refuses "1" (uuid, …)
+                values[arg] = "x"
+        yield rule.endpoint, app.url_map.bind("localhost").build(rule.endpoint, values)
 
 
 @pytest.fixture
