@@ -197,6 +197,15 @@ def format_when(moment: datetime | None, timezone: str | None = None) -> str:
     return moment.astimezone(ZoneInfo(timezone or "UTC")).strftime("%-d %b %Y, %H:%M")
 
 
+def format_iso(moment: datetime | None) -> str:
+    """A moment in UTC as ISO 8601, for ``<time datetime=…>``."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=utcnow().tzinfo)
+    return moment.astimezone(utcnow().tzinfo).isoformat(timespec="seconds")
+
+
 def format_number(value: int | None) -> str:
     """A count with thousands separators: 100,000."""
     return "—" if value is None else f"{value:,}"
@@ -277,6 +286,7 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["iso"] = format_iso
     app.jinja_env.globals.update(nav_items=nav_items, url_if=url_if)
 
     @app.context_processor
@@ -287,7 +297,7 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = [
-    "NAV", "AdminUser", "actor", "app_config", "current_admin", "current_org", "db_session", "format_number",
-    "format_when", "get_owned_or_404", "init_app", "is_htmx", "local_path", "login_user",
+    "NAV", "AdminUser", "actor", "app_config", "current_admin", "current_org", "db_session", "format_iso",
+    "format_number", "format_when", "get_owned_or_404", "init_app", "is_htmx", "local_path", "login_user",
     "nav_items", "public", "redirect", "render", "url_if",
 ]

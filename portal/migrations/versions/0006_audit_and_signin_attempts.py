@@ -1,4 +1,4 @@
-"""audit events and failed sign-in attempts
+"""audit events, failed sign-in attempts, employee counts by status and source
 
 Revision ID: 0006
 Revises: 0005
@@ -37,9 +37,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_signinattempt_email_at', 'signinattempt', ['email', 'attempted_at'], unique=False)
     op.create_index('ix_signinattempt_client_at', 'signinattempt', ['client', 'attempted_at'], unique=False)
+    op.create_index('ix_employee_org_status_source', 'employee', ['organization_id', 'status', 'source'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_employee_org_status_source', table_name='employee')
     op.drop_index('ix_signinattempt_client_at', table_name='signinattempt')
     op.drop_index('ix_signinattempt_email_at', table_name='signinattempt')
     op.drop_table('signinattempt')
