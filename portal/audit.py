@@ -73,10 +73,13 @@ class EventPage:
 
 
 def list_events(session: Session, org: Organization, before_id: int | None = None,
-                limit: int = PAGE_SIZE) -> EventPage:
-    """The organisation's events newest first, those older than ``before_id`` when given."""
+                limit: int = PAGE_SIZE, skip: tuple[Action, ...] = ()) -> EventPage:
+    """The organisation's events newest first, those older than ``before_id`` when given; ``skip``
+    leaves out some actions (the dashboard's recent activity shows changes, not sign-ins)."""
     limit = max(1, min(limit, PAGE_MAX))
     query = select(AuditEvent).where(AuditEvent.organization_id == org.id)
+    if skip:
+        query = query.where(AuditEvent.action.not_in([str(action) for action in skip]))
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     rows = list(session.exec(query.order_by(AuditEvent.id.desc()).limit(limit + 1)))

@@ -45,7 +45,7 @@ def signin() -> Response:
         session.commit()
         return _signin_form(email, BAD_CREDENTIALS, 200)
     signin_throttle.clear_account(session, email)
-    audit.record(session, admin.organization_id, admin.email, audit.Action.SIGNED_IN, f"{admin.email} signed in.")
+    audit.record(session, admin.organization_id, admin.email, audit.Action.SIGNED_IN, "Signed in to the portal.")
     session.commit()
     web.login_user(admin)
     return web.redirect(target)

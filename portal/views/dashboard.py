@@ -15,5 +15,5 @@ def index() -> Response:
     """Connection, runs, employees, seats and warnings for the admin's organisation."""
     session, org = web.db_session(), web.current_org()
     return web.render("dashboard/index.html", overview=dashboard.overview(session, org),
-                      recent=audit.list_events(session, org, limit=5).events,
+                      recent=audit.list_events(session, org, limit=5, skip=(audit.Action.SIGNED_IN,)).events,
                       sources=dashboard.SOURCES, statuses=dashboard.STATUSES)

@@ -27,7 +27,7 @@ def test_the_page_shows_the_organisations_events_newest_first(signed_in, db, org
     rows = _rows(page)
     assert "Excluded bob@acme.example." in rows[0] and "Employee excluded" in rows[0]
     assert "Paused the sync." in rows[1] and "Sync paused" in rows[1]
-    assert "ada@acme.example signed in." in rows[2]  # the sign-in itself is recorded
+    assert "Signed in to the portal." in rows[2] and "ada@acme.example" in rows[2]  # the sign-in is recorded
 
 
 def test_older_pages_follow_by_keyset(signed_in, db, org):
@@ -72,6 +72,7 @@ def test_the_dashboard_shows_recent_activity_and_links_the_log(signed_in, db, or
     db.commit()
     page = signed_in.get("/").get_data(as_text=True)
     assert "Added admin lin@acme.example." in page
+    assert "Signed in to the portal." not in page  # sign-ins are in the log, not in recent changes
     assert '<a href="/audit/">Audit log</a>' in page
 
 
