@@ -63,6 +63,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(audit.bp)
+    from portal.views import sync
+    app.register_blueprint(sync.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

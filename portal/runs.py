@@ -66,6 +66,7 @@ class DecisionKind(StrEnum):
     EXCLUDED = plan.EXCLUDED
     REACTIVATED = plan.REACTIVATED
     SKIPPED = plan.SKIPPED
+    REPLACED = plan.REPLACED  # the employee was another person's: reset to this user's data
     OUT_OF_SCOPE = "out_of_scope"
     CONFLICT = "conflict"
     SEAT_LIMIT = "seat_limit"
