@@ -15,12 +15,10 @@ from portal.cli_common import command_session
 from portal.db import get_engine
 from portal.errors import SigsyncError
 from portal.jobs import QueueUnavailable, enqueue_sync, summary, sync_job
-from portal.m365.errors import M365Error
 from portal.models import SyncRun
 from portal.organizations import get_organization
 from portal.sync.config import ConfigInvalid
-from portal.sync.engine import SyncRefused, create_run
-from portal.sync.lock import RunInProgress
+from portal.sync.engine import create_run
 
 m365_cli = AppGroup("m365", help="Microsoft 365 connection and user sync.")
 
@@ -54,8 +52,8 @@ def connect(slug: str, tenant_id: str, app_only: bool, connected_by: str) -> Non
         org = get_organization(session, slug)
     try:
         connection = connections.connect_app_only(_config(), _engine(), org, tenant_id, connected_by)
-    except (SigsyncError, M365Error) as exc:
-        raise click.ClickException(getattr(exc, "admin_message", None) or str(exc)) from None
+    except SigsyncError as exc:
+        raise click.ClickException(exc.admin_message) from None
     click.echo(f"Connected {org.slug} to Microsoft 365 tenant {connection.tenant_id} (application permissions).")
 
 
@@ -110,9 +108,8 @@ def sync(slug: str, full: bool, dry_run: bool, queued: bool) -> None:
         with _engine().begin() as conn:
             run = SyncRun.model_validate(
                 conn.execute(SyncRun.__table__.select().where(SyncRun.id == run_id)).one()._asdict())
-        known = isinstance(exc, SyncRefused | RunInProgress | M365Error)
         click.echo(json.dumps(summary(run), ensure_ascii=False))
-        click.echo(f"Error: {getattr(exc, 'admin_message', None) or (exc if known else run.error)}", err=True)
+        click.echo(f"Error: {exc.admin_message if isinstance(exc, SigsyncError) else run.error}", err=True)
         sys.exit(1)
     click.echo(json.dumps(result, ensure_ascii=False))
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from portal.errors import SigsyncError
+
 # Token-endpoint error codes that mean "a person must sign in or consent again".
 _CONSENT_ERRORS = frozenset(
     {
@@ -23,15 +25,10 @@ _CONSENT_ERRORS = frozenset(
 )
 
 
-class M365Error(Exception):
-    """Base of every error raised by portal.m365."""
+class M365Error(SigsyncError):
+    """Base of every error raised by portal.m365 (one branch of the ``SigsyncError`` family)."""
 
     admin_message: str = "Sigsync could not talk to Microsoft 365."
-
-    def __init__(self, message: str, *, admin_message: str | None = None) -> None:
-        super().__init__(message)
-        if admin_message is not None:
-            self.admin_message = admin_message
 
 
 class GraphError(M365Error):

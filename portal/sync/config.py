@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.employees.fields import EMPLOYEE_FIELDS
+from portal.errors import SigsyncError
 from portal.sync.paths import attribute_problem, top_level
 
 # What a mapping can fill: the employee's data columns (one list, kept by portal.employees), and the photo.
@@ -67,7 +68,7 @@ SCHEDULE_SETTINGS = ("auto_sync", "sync_time", "timezone")
 BASE_SELECT = ("id", "mail", "userPrincipalName", "accountEnabled", "userType")
 
 
-class ConfigInvalid(ValueError):
+class ConfigInvalid(SigsyncError, ValueError):
     """The configuration document was rejected; ``problems`` lists (key path, why) pairs."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
 from portal.employees.seats import BILLABLE_STATUSES
+from portal.errors import SigsyncError
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
 from portal.models import Connection, Employee, Organization, SyncRun, utcnow
 from portal.sync import lock, removals
@@ -81,7 +82,7 @@ REFUSED_STATES = {
 }
 
 
-class SyncRefused(RuntimeError):
+class SyncRefused(SigsyncError):
     """The connection cannot sync now; the message says why and what to do."""
 
 
@@ -122,7 +123,7 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
     try:
         lock.acquire(engine, connection.id, run_id)
     except lock.RunInProgress as exc:
-        _finish(engine, run_id, "failed", str(exc))
+        _finish(engine, run_id, "failed", exc.admin_message)
         raise
     _fail_abandoned_runs(engine, connection.id, run_id)
     try:
@@ -147,8 +148,8 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
         message = f"The stored sync configuration is not valid: {exc}. Import a corrected one, then sync."
         _finish(engine, run_id, "failed", message)
         raise SyncRefused(message) from None
-    except lock.RunInProgress as exc:  # the lock expired and another run took over: stop quietly
-        _finish(engine, run_id, "failed", str(exc))
+    except lock.LockLost as exc:  # the lock expired or was cleared: stop, and write nothing more
+        _finish(engine, run_id, "failed", exc.admin_message)
         raise
     except Exception as exc:
         log.exception("Sync run %s failed", run_id)
@@ -261,8 +262,7 @@ class _Run:
     def _full_round(self) -> str | None:
         self.total = self._count_users()
         self._update_run(phase="users", total=self.total)
-        with self.engine.begin() as conn:
-            self.managers.prefetch_outsiders(conn)
+        self.managers.prefetch_outsiders(self.engine)
         self._check_lock()
         delta_link = None
         for page in self.graph.iter_delta("/users/delta", select=self.select):
@@ -285,43 +285,69 @@ class _Run:
 
     # -- one page of users --------------------------------------------------------------------
 
-    def _process(self, users: list[dict], *, full: bool, counted: bool = True, read_photos: bool | None = None) -> None:
+    MAX_REPLANS = 3  # an employee an admin keeps editing is left to the next run after this many tries
+
+    def _process(self, users: list[dict], *, full: bool, counted: bool = True, read_photos: bool | None = None,
+                 attempt: int = 0) -> None:
+        read_photos = counted if read_photos is None else read_photos
         for start in range(0, len(users), self.PAGE_FLUSH):
             chunk = list({u["id"]: u for u in users[start:start + self.PAGE_FLUSH] if u.get("id")}.values())
+            # Every Graph read happens before the write transaction opens (no transaction waits on Microsoft).
+            # Planning users again (reports, deferred managers) leaves their photo as this run found it.
+            chunk, managers, photos = self._read_chunk(chunk, full=full, read_photos=read_photos)
             with self.engine.begin() as conn:
-                # Planning users again (reports, deferred managers) leaves their photo as this run found it.
-                changes = self._plan_chunk(conn, chunk, full=full,
-                                           read_photos=counted if read_photos is None else read_photos)
-                self._write(conn, changes)
+                changes = self._plan_chunk(conn, chunk, managers, photos)
+                raced = self._write(conn, changes)
             if counted:  # users planned again (reports, deferred managers) are not new progress
                 self.tally.done += len(chunk)
             self._heartbeat()
+            if raced and attempt < self.MAX_REPLANS:
+                # An admin changed these employees while they were planned: judge them again from what is stored now.
+                self._process([u for u in chunk if u["id"] in raced], full=False, counted=False, read_photos=False,
+                              attempt=attempt + 1)
 
-    def _plan_chunk(self, conn: DBConnection, users: list[dict], *, full: bool, read_photos: bool) -> PageChanges:
-        existing = self._load_existing(conn, users)
+    def _read_chunk(self, users: list[dict], *, full: bool, read_photos: bool
+                    ) -> tuple[list[dict], dict[str, dict], dict[str, bytes | None]]:
+        """Complete a chunk's users and read their managers and photos: Graph first, then short reads."""
+        with self.engine.connect() as conn:
+            existing = self._load_existing(conn, users)
         if not full:
-            # A delta record may carry only what changed: complete it with what was seen last time,
-            # or, for a user never seen, from Graph (every user has a UPN, so without one it is partial).
-            partial = [u["id"] for u in users if u["id"] not in existing.by_m365 and "userPrincipalName" not in u]
+            # A delta record may carry only what changed: complete it with what was seen last time, or,
+            # for a user never seen, from Graph (every user has a UPN, so without one it is partial). Graph
+            # names the manager only when it changed: a user entering the scope has its manager read too.
+            partial = [u["id"] for u in users if self._needs_reading(u, existing.by_m365.get(u["id"]))]
             if partial:
                 complete = {f["id"]: f for f in self._fetch_users(partial)}
                 users = [{**u, **complete.get(u["id"], {})} for u in users]
-                existing = self._load_existing(conn, users)
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
         defer = full and self.defer_managers and len(self.deferred_reports) < self.DEFER_LIMIT
-        managers = self.managers.resolve(conn, {m for u in users if (m := manager_id_of(u))}, users,
+        managers = self.managers.resolve(self.engine, {m for u in users if (m := manager_id_of(u))}, users,
                                          ask_graph=not defer)
         if defer:
             # Only a new employee can wait for its manager; existing ones decide now, as a dry run does.
             known = [u for u in users if u["id"] in existing.by_m365 or self.mapper.email(u) in existing.by_email]
             missing = {m for u in known if (m := manager_id_of(u)) and m not in managers}
             if missing:
-                managers.update(self.managers.resolve(conn, missing))
-        # Rule groups of this chunk's users, looked up once for the chunk (rules read them per user).
-        self.chunk_groups = self.groups.memberships(conn, [u["id"] for u in users])
+                managers.update(self.managers.resolve(self.engine, missing))
+        with self.engine.connect() as conn:
+            # Rule groups of this chunk's users, looked up once for the chunk (rules read them per user).
+            self.chunk_groups = self.groups.memberships(conn, [u["id"] for u in users])
         photos = fetch_photos(self.graph, self._imported_ids(users)) if self.photos and read_photos else {}
+        return users, managers, photos
+
+    def _needs_reading(self, user: dict, known: Known | None) -> bool:
+        if known is None and "userPrincipalName" not in user:
+            return True
+        # manager@delta comes only with a change of manager: one who was no active employee has none stored.
+        return (self.managers.enabled and "manager@delta" not in user and "manager" not in user
+                and (known is None or known.state.status not in ("active", "paused", "excluded")))
+
+    def _plan_chunk(self, conn: DBConnection, users: list[dict], managers: dict[str, dict],
+                    photos: dict[str, bytes | None]) -> PageChanges:
+        """Plan a chunk against its employees as they are now, in the transaction that writes the plan."""
+        existing = self._load_existing(conn, users)
         changes = PageChanges()
         if not self.dry_run:
             self.ledger = _AddressLedger()  # the database shows earlier chunks' addresses: this one's suffice
@@ -368,7 +394,7 @@ class _Run:
             for name in self.manager_fields:
                 incoming.pop(name, None)
         if claim.outcome == KEEP and state is not None:
-            changes.decisions.append(Decision("conflict", uid, email, claim.reason))
+            changes.decisions.append(Decision("conflict", uid, email, claim.reason, employee_id=state.id))
             incoming["email"] = state.email
         departments = verdict.departments
         if target is not None and target.manual_departments and claim.outcome != REUSE:
@@ -464,7 +490,8 @@ class _Run:
                 self.managers.remember(user)
         if values or decisions or plan.departments is not None:
             changes.updates.append(EmployeeUpdate(state.id, values, plan.departments, decisions,
-                                                  clear_manual_departments=plan.reset))
+                                                  clear_manual_departments=plan.reset, m365_id=uid,
+                                                  read_version=target.updated_at))
 
     def _imported_ids(self, users: list[dict]) -> list[str]:
         """Users of a chunk the import rules take in (only their photos are worth reading)."""
@@ -531,29 +558,35 @@ class _Run:
         else:
             changes.seen_employee_ids.append(employee_id)
 
-    def _write(self, conn: DBConnection, changes: PageChanges) -> None:
+    def _write(self, conn: DBConnection, changes: PageChanges) -> set[str]:
+        """Write a page; returns the users whose employee an admin changed since it was read (not written)."""
+        if self.dry_run:
+            self._tally(changes)
+            insert_decisions(conn, self.run.id, [
+                *changes.decisions, *(d for c in changes.creates for d in c.decisions),
+                *(d for u in changes.updates for d in u.decisions)])
+            return set()
+        # The page's writes commit only while this run still holds the lock (row locked until commit).
+        if not lock.renew_in(conn, self.connection.id, self.run.id):
+            raise lock.LockLost()
+        try:
+            raced = apply_page(conn, self.org.id, self.run.id, changes, self.departments)
+        except Exception:
+            self.departments.forget()
+            raise
+        self._tally(changes)  # apply_page took the raced employees out of it
+        self.created_since_analyze += len(changes.creates)
+        if self.created_since_analyze >= self.ANALYZE_EVERY:
+            refresh_statistics(conn)
+            self.created_since_analyze = 0
+        return raced
+
+    def _tally(self, changes: PageChanges) -> None:
         self.tally.add(changes.decisions)
         for c in changes.creates:
             self.tally.add(c.decisions)
         for u in changes.updates:
             self.tally.add(u.decisions)
-        if self.dry_run:
-            insert_decisions(conn, self.run.id, [
-                *changes.decisions, *(d for c in changes.creates for d in c.decisions),
-                *(d for u in changes.updates for d in u.decisions)])
-            return
-        # The page's writes commit only while this run still holds the lock (row locked until commit).
-        if not lock.renew_in(conn, self.connection.id, self.run.id):
-            raise lock.RunInProgress("This run lost its lock to another run; stopping.")
-        try:
-            apply_page(conn, self.org.id, self.run.id, changes, self.departments)
-        except Exception:
-            self.departments.forget()
-            raise
-        self.created_since_analyze += len(changes.creates)
-        if self.created_since_analyze >= self.ANALYZE_EVERY:
-            refresh_statistics(conn)
-            self.created_since_analyze = 0
 
     # -- delta-only work ------------------------------------------------------------------------
 
@@ -682,7 +715,14 @@ class _Run:
         fields = ",".join(f for f in self.select if f != "manager")
         expand = "&$expand=manager($select=id)" if self.managers.enabled else ""
         answers = self.graph.batch_get([f"/users/{uid}?$select={fields}{expand}" for uid in ids])
-        return [a.body for a in answers.values() if a.status == 200 and isinstance(a.body, dict)]
+        return [self._as_delta_record(a.body) for a in answers.values() if a.status == 200 and isinstance(a.body, dict)]
+
+    def _as_delta_record(self, user: dict) -> dict:
+        """A user read on its own, shaped like a delta record: the expanded manager becomes manager@delta."""
+        if self.managers.enabled:
+            manager = user.pop("manager", None)
+            user["manager@delta"] = [{"id": manager["id"]}] if isinstance(manager, dict) and manager.get("id") else []
+        return user
 
     # -- removals and the end ---------------------------------------------------------------
 
@@ -747,7 +787,7 @@ class _Run:
 
     def _check_lock(self) -> None:
         if not lock.renew(self.engine, self.connection.id, self.run.id):
-            raise lock.RunInProgress("This run lost its lock to another run; stopping.")
+            raise lock.LockLost()
 
     def _heartbeat(self) -> None:
         self._check_lock()

@@ -13,15 +13,23 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
+from portal.errors import SigsyncError
 from portal.models import Connection, utcnow
 
 LOCK_TTL = timedelta(minutes=10)
 
 
-class RunInProgress(RuntimeError):
+class RunInProgress(SigsyncError):
     """Another run holds this connection's lock."""
 
     admin_message = "A sync for this connection is already running. Wait for it to finish."
+
+
+class LockLost(SigsyncError):
+    """This run's lock expired while it stalled, or was cleared (disconnect, pause): it must stop writing."""
+
+    admin_message = ("This sync stopped: it stalled longer than its lock lasts, or the connection was paused or "
+                     "disconnected meanwhile. Nothing it had not written is lost; the next run continues.")
 
 
 def acquire(engine: Engine, connection_id: int, run_id: int) -> None:
@@ -35,7 +43,7 @@ def acquire(engine: Engine, connection_id: int, run_id: int) -> None:
             .values(lock_run_id=run_id, lock_expires_at=now + LOCK_TTL)
         ).rowcount
     if taken != 1:
-        raise RunInProgress(RunInProgress.admin_message)
+        raise RunInProgress()
 
 
 def renew(engine: Engine, connection_id: int, run_id: int) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.engine import Connection as DBConnection
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from portal.models import Employee
@@ -33,7 +33,7 @@ class ManagerDirectory:
         self._cache: dict[str, dict] = {}
         self._outsiders: dict[str, dict] = {}  # prefetched; kept apart so clearing the cache keeps them
 
-    def resolve(self, conn: DBConnection, ids: set[str], chunk: Iterable[dict] = (), *,
+    def resolve(self, engine: Engine, ids: set[str], chunk: Iterable[dict] = (), *,
                 ask_graph: bool = True) -> dict[str, dict]:
         """Attributes for each id that exists (unknown managers are left out); ``chunk``: users at hand.
 
@@ -47,10 +47,11 @@ class ManagerDirectory:
         found.update((i, self._outsiders[i]) for i in ids - found.keys() if i in self._outsiders)
         missing = ids - found.keys()
         if missing:
-            rows = conn.execute(
-                select(Employee.m365_id, Employee.m365_snapshot).where(
-                    Employee.organization_id == self.organization_id, Employee.m365_id.in_(sorted(missing)))
-            )
+            with engine.connect() as conn:  # closed before Graph is asked
+                rows = conn.execute(
+                    select(Employee.m365_id, Employee.m365_snapshot).where(
+                        Employee.organization_id == self.organization_id, Employee.m365_id.in_(sorted(missing)))
+                ).all()
             for m365_id, snapshot in rows:
                 found[m365_id] = self._pick(snapshot or {})
             missing -= found.keys()
@@ -61,7 +62,7 @@ class ManagerDirectory:
         self._cache.update(found)
         return found
 
-    def prefetch_outsiders(self, conn: DBConnection) -> int:
+    def prefetch_outsiders(self, engine: Engine) -> int:
         """Read, twenty per $batch, the managers of employees who are not employees themselves.
 
         They are outside the import scope, so no page of the run brings their attributes; without
@@ -70,14 +71,15 @@ class ManagerDirectory:
         if not self.enabled:
             return 0
         manager = aliased(Employee)
-        ids = conn.execute(
-            select(Employee.manager_m365_id).distinct().where(
-                Employee.organization_id == self.organization_id,
-                Employee.manager_m365_id.is_not(None),
-                ~exists().where(manager.organization_id == self.organization_id,
-                                manager.m365_id == Employee.manager_m365_id),
-            ).limit(CACHE_LIMIT)
-        ).scalars().all()
+        with engine.connect() as conn:
+            ids = conn.execute(
+                select(Employee.manager_m365_id).distinct().where(
+                    Employee.organization_id == self.organization_id,
+                    Employee.manager_m365_id.is_not(None),
+                    ~exists().where(manager.organization_id == self.organization_id,
+                                    manager.m365_id == Employee.manager_m365_id),
+                ).limit(CACHE_LIMIT)
+            ).scalars().all()
         if ids:
             self._outsiders = self._from_graph(sorted(ids))
         return len(ids)

@@ -8,6 +8,7 @@ with ``to_columns``; ``graph_snapshot`` is what it keeps of a Graph user for lat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ class Known:
     snapshot: dict
     manual_departments: frozenset[str] = frozenset()  # case-folded names an admin assigned by hand
     seen_in_run: int | None = None  # the last run that planned this employee
+    updated_at: datetime | None = None  # the row's version: an admin's edit changes it, the sync's do not
 
     @property
     def last_user(self) -> str | None:
@@ -70,7 +72,7 @@ def load_existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[
     by_email: dict[str, Known] = {}
     for e in rows:
         known = Known(employee_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}),
-                       frozenset(manual_depts.get(e.id, ())), e.seen_in_run)
+                       frozenset(manual_depts.get(e.id, ())), e.seen_in_run, e.updated_at)
         if e.m365_id:
             by_m365[e.m365_id] = known
         by_email[e.email] = known

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 
+from portal.errors import SigsyncError
 from portal.models import Employee, EmployeeDepartment, SyncDecision, SyncRun, utcnow
 from portal.sync.writer import Decision, insert_decisions
 
@@ -126,7 +127,7 @@ def hold(removals: list[Removal], action: str, why: str, *, dry_run: bool = Fals
     ]
 
 
-class NothingToResolve(LookupError):
+class NothingToResolve(SigsyncError, LookupError):
     """The run has no pending held removals."""
 
 

@@ -8,6 +8,7 @@ way keeps every page it finished and loses none of them half-written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, text, update
@@ -51,6 +52,8 @@ class EmployeeUpdate:
     departments: tuple[str, ...] | None
     decisions: list[Decision]
     clear_manual_departments: bool = False  # the employee was another person's: their hand-made links go
+    m365_id: str = ""  # the user it was planned for
+    read_version: datetime | None = None  # updated_at as planned from: written only if still so
 
 
 @dataclass
@@ -106,13 +109,23 @@ _NEW_EMPLOYEE: dict[str, Any] = {
 
 def apply_page(
     conn: DBConnection, organization_id: int, run_id: int, changes: PageChanges, departments: DepartmentCache
-) -> None:
-    """Write one page's changes; the caller owns the transaction."""
+) -> set[str]:
+    """Write one page's changes; the caller owns the transaction.
+
+    An update is written only while its employee is as it was planned from (no admin edit since): the
+    others are taken out of ``changes`` unwritten, and their users returned to be planned again.
+    """
     now = utcnow()
+    raced = _apply_updates(conn, changes.updates, now)
+    raced_users = set()
+    if raced:
+        raced_users = {u.m365_id for u in changes.updates if u.employee_id in raced}
+        changes.updates = [u for u in changes.updates if u.employee_id not in raced]
+        changes.decisions = [d for d in changes.decisions if d.employee_id not in raced]
+        changes.seen_employee_ids = [i for i in changes.seen_employee_ids if i not in raced]
     decisions = list(changes.decisions)
     dept_links: list[tuple[int, tuple[str, ...]]] = []
 
-    _apply_updates(conn, changes.updates, now)
     cleared = [u.employee_id for u in changes.updates if u.clear_manual_departments]
     if cleared:
         conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(cleared)))
@@ -145,25 +158,40 @@ def apply_page(
         )
     _replace_sync_departments(conn, dept_links, departments)
     insert_decisions(conn, run_id, decisions)
+    return raced_users
 
 
-def _apply_updates(conn: DBConnection, updates: list[EmployeeUpdate], now) -> None:
+def _apply_updates(conn: DBConnection, updates: list[EmployeeUpdate], now) -> set[int]:
+    """Write the updates whose employee is unchanged since it was read; returns the ids of the others."""
     # executemany needs one shape per statement: group the updates by the columns they touch.
     by_shape: dict[tuple[str, ...], list[dict]] = {}
+    checked = [u for u in updates if u.values]
     for u in updates:
         if not u.values:
             continue
         # The sync's own bookkeeping is no change to the employee; a real one is stamped as the sync's.
         values = u.values if BOOKKEEPING.issuperset(u.values) else {**u.values, "synced_at": now}
         shape = tuple(sorted(values))
-        by_shape.setdefault(shape, []).append({"_id": u.employee_id, **values})
+        by_shape.setdefault(shape, []).append({"_id": u.employee_id, "_version": u.read_version, **values})
+    table = Employee.__table__
+    written = 0
     for shape, rows in by_shape.items():
         stmt = (
-            update(Employee.__table__)
-            .where(Employee.__table__.c.id == bindparam("_id"))
+            update(table)
+            # An admin's edit bumps updated_at (the sync's writes do not): then this row is planned again.
+            .where(table.c.id == bindparam("_id"), table.c.updated_at == bindparam("_version"))
             .values({col: bindparam(col) for col in shape})
         )
-        conn.execute(stmt, rows)
+        written += conn.execute(stmt, rows).rowcount
+    expected = sum(len(rows) for rows in by_shape.values())
+    if written == expected and conn.dialect.supports_sane_multi_rowcount:
+        changed: set[int] = set()
+    else:
+        versions = {u.employee_id: u.read_version for u in checked}
+        changed = {emp_id for emp_id, version in conn.execute(
+            select(table.c.id, table.c.updated_at).where(table.c.id.in_(sorted(versions))))
+            if version != versions[emp_id]} if versions else set()
+    return changed
 
 
 def _replace_sync_departments(

@@ -13,12 +13,11 @@ from config import Config
 from portal import connections
 from portal.db import get_engine, session_scope
 from portal.employees import add_employee, edit_employee, export_rows, set_sync_status
+from portal.errors import SigsyncError
 from portal.jobs import summary, sync_job
-from portal.m365.errors import M365Error
 from portal.models import Connection, Employee, Organization, SyncDecision, SyncRun
 from portal.organizations import create_organization
-from portal.sync.engine import SyncRefused, create_run
-from portal.sync.lock import RunInProgress
+from portal.sync.engine import create_run
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
 
@@ -100,7 +99,7 @@ class Harness:
         run_id = create_run(self.engine, self.connection.id, trigger="cli", full=full, dry_run=dry_run)
         try:
             return sync_job(run_id, self.config, progress, graph_options={"sleep": self.sleeps.append}), None
-        except (SyncRefused, RunInProgress, M365Error) as exc:
+        except SigsyncError as exc:
             return summary(self.run(run_id)), exc
 
     # -- reading -------------------------------------------------------------------------------

@@ -53,9 +53,11 @@ def test_run_that_lost_its_lock_stops(acme):
         if phase == "users":  # another worker took over after the lock expired
             acme.update_connection(lock_run_id=999_999, lock_expires_at=utcnow() + timedelta(minutes=5))
 
-    with pytest.raises(RunInProgress, match="lost its lock"):
+    with pytest.raises(lock.LockLost):
         acme.sync(progress=steal)
     assert acme.last_run().status == "failed"
+    assert "already running" not in acme.last_run().error  # it was running: it lost its lock
+    assert acme.last_run().error == lock.LockLost.admin_message
     assert acme.connection_row().lock_run_id == 999_999  # not released by the loser
 
 
@@ -92,7 +94,7 @@ def test_run_that_lost_its_lock_writes_nothing_more(acme):
             pages.append(done)
             acme.update_connection(lock_run_id=999_999, lock_expires_at=utcnow() + timedelta(minutes=5))
 
-    with pytest.raises(RunInProgress):
+    with pytest.raises(lock.LockLost):
         acme.sync(progress=steal)
     # Only the page written before the lock was lost is there: the next page's writes were refused.
     assert 0 < len(acme.employees()) <= pages[0]
