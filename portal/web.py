@@ -262,13 +262,16 @@ def _unauthorized() -> Response:
     return flask_redirect(flask_url_for(SIGNIN_ENDPOINT, next=local_path(back)))
 
 
-def _require_signin() -> Response | None:
+def needs_signin() -> bool:
+    """True when this request is for a page that needs an admin and nobody is signed in."""
     if request.endpoint is None or request.endpoint == "static":
-        return None  # 404s and static files
+        return False  # 404s and static files
     view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, "public", False) or current_user.is_authenticated:
-        return None
-    return login_manager.unauthorized()
+    return not getattr(view, "public", False) and not current_user.is_authenticated
+
+
+def _require_signin() -> Response | None:
+    return login_manager.unauthorized() if needs_signin() else None
 
 
 def _close_session(_exc: BaseException | None) -> None:
@@ -299,5 +302,5 @@ def init_app(app: Flask) -> None:
 __all__ = [
     "NAV", "AdminUser", "actor", "app_config", "current_admin", "current_org", "db_session", "format_iso",
     "format_number", "format_when", "get_owned_or_404", "init_app", "is_htmx", "local_path", "login_user",
-    "nav_items", "public", "redirect", "render", "url_if",
+    "nav_items", "needs_signin", "public", "redirect", "render", "url_if",
 ]

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
 from portal import web
+from portal.extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,10 @@ def handle_http_error(exc: HTTPException) -> Response:
 
 
 def handle_csrf_error(_exc: CSRFError) -> Response:
+    if web.needs_signin():
+        # The session (and its token) expired: what the admin needs is to sign in again, and for an
+        # htmx request that means moving the whole page (HX-Redirect), not an error in a fragment.
+        return login_manager.unauthorized()
     return render_error(400, CSRF_EXPLANATION)
 
 

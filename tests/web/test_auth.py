@@ -138,6 +138,19 @@ def test_an_expired_session_during_an_htmx_request_moves_the_whole_page_to_signi
     assert parse_qs(location.query)["next"] == ["/audit/?before=12"]
 
 
+def test_an_expired_session_during_an_htmx_post_also_moves_to_signin(client, admin):
+    # The token went with the session, so CSRF fails first: the admin still needs sign-in, not an error.
+    response = client.post("/signout", headers=hx(token="from-the-old-session", current_url="http://localhost/audit/"))
+    assert response.status_code == 401
+    assert parse_qs(urlsplit(response.headers["HX-Redirect"]).query)["next"] == ["/audit/"]
+
+
+def test_a_form_posted_after_the_session_expired_goes_to_signin(client, admin):
+    response = client.post("/signout", data={"csrf_token": "from-the-old-session"})
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/signin"
+
+
 def test_an_htmx_request_from_a_foreign_url_comes_back_to_a_local_path_only(client, admin):
     response = client.get("/", headers=hx(current_url="https://evil.example//phish"))
     next_values = parse_qs(urlsplit(response.headers["HX-Redirect"]).query).get("next", [])
