@@ -1,16 +1,20 @@
-"""Employee records: find one, add one by hand, edit one by hand."""
+"""Employee records: find one, add one by hand, edit one by hand, and the departments it is in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from portal.employees.fields import clean_fields, normalize_email
 from portal.employees.seats import ensure_seat_available
 from portal.errors import AlreadyExists, InvalidValue, NotFound
-from portal.models import Employee, Organization, utcnow
+from portal.models import Department, Employee, EmployeeDepartment, Organization, utcnow
+
+DEPARTMENT_NAME_MAX = Department.__table__.columns["name"].type.length
 
 
 def find_employee(session: Session, organization: Organization, email: str) -> Employee | None:
@@ -90,3 +94,74 @@ def _flush_or_duplicate(session: Session, organization: Organization, email: str
         session.flush()
     except IntegrityError:  # the same address was written concurrently between check and flush
         raise AlreadyExists(f"{organization.slug} already has an employee {email}.") from None
+
+
+# -- department membership as the employee page edits it ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One department the employee is in, and who put it there ("manual": an admin, "sync": the import rules)."""
+
+    department_id: int
+    name: str
+    source: str
+
+
+def memberships(session: Session, employee: Employee) -> list[Membership]:
+    """The employee's departments by name, with their source (one query)."""
+    query = (
+        select(Department.id, Department.name, EmployeeDepartment.source)
+        .join(EmployeeDepartment, EmployeeDepartment.department_id == Department.id)
+        .where(EmployeeDepartment.employee_id == employee.id)
+        .order_by(Department.name)
+    )
+    return [Membership(*row) for row in session.exec(query)]
+
+
+def department_names(session: Session, organization: Organization) -> list[str]:
+    """Every department name of the organisation, sorted (what a department picker offers)."""
+    query = select(Department.name).where(Department.organization_id == organization.id).order_by(Department.name)
+    return list(session.exec(query))
+
+
+def set_departments(session: Session, organization: Organization, employee: Employee,
+                    names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Make the employee's departments exactly ``names`` (new names create a department); returns (joined, left).
+
+    Memberships the employee keeps stay as they are (a synced one stays synced); joined ones are the
+    admin's, which the sync never takes away. A synced one the admin removes may come back with the
+    next sync if the import rules still put the employee there.
+    """
+    wanted: dict[str, str] = {}
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if len(name) > DEPARTMENT_NAME_MAX:
+            raise InvalidValue(f"Department name is too long ({len(name)} characters; at most {DEPARTMENT_NAME_MAX}).")
+        wanted.setdefault(name.casefold(), name)
+    current = {m.name.casefold(): m for m in memberships(session, employee)}
+    left = [m for key, m in current.items() if key not in wanted]
+    joined = [name for key, name in wanted.items() if key not in current]
+    for membership in left:
+        link = session.get(EmployeeDepartment, (employee.id, membership.department_id))
+        if link is not None:
+            session.delete(link)
+    added = []
+    if joined:
+        # Exact names first; then any spelled differently only in case (SQLite's lower() folds ASCII only).
+        found = {d.name.casefold(): d for d in session.exec(select(Department).where(
+            Department.organization_id == organization.id,
+            or_(Department.name.in_(joined), func.lower(Department.name).in_([n.lower() for n in joined]))))}
+        for name in joined:
+            department = found.get(name.casefold())
+            if department is None:
+                department = Department(organization_id=organization.id, name=name, source="manual")
+                session.add(department)
+                session.flush()
+                found[name.casefold()] = department
+            session.add(EmployeeDepartment(employee_id=employee.id, department_id=department.id, source="manual"))
+            added.append(department.name)
+    session.flush()
+    return added, [m.name for m in left]

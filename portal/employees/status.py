@@ -30,9 +30,26 @@ _HINTS = {
 
 def set_sync_status(session: Session, organization: Organization, email: str, action: str) -> Employee:
     """Apply a sync action (pause, resume, exclude, include) to one employee."""
+    check_action(action)
+    employee = get_employee(session, organization, email)
+    target = target_status(employee, action)
+    if employee.status not in BILLABLE_STATUSES and target in BILLABLE_STATUSES:
+        ensure_seat_available(session, organization)
+    employee.status = target
+    employee.updated_at = utcnow()
+    session.add(employee)
+    session.flush()
+    return employee
+
+
+def check_action(action: str) -> None:
+    """Raise InvalidValue unless ``action`` is one of SYNC_ACTIONS."""
     if action not in TRANSITIONS:
         raise InvalidValue(f"Unknown action {action!r}; use one of {', '.join(SYNC_ACTIONS)}.")
-    employee = get_employee(session, organization, email)
+
+
+def target_status(employee: Employee, action: str) -> str:
+    """The status ``action`` leads the employee to, or InvalidTransition saying why it cannot."""
     allowed_from, target = TRANSITIONS[action]
     if employee.status == target:
         raise InvalidTransition(f"{employee.email} is already {target}.")
@@ -41,10 +58,4 @@ def set_sync_status(session: Session, organization: Organization, email: str, ac
             f"Cannot {action} {employee.email}: it is {employee.status}, not {' or '.join(sorted(allowed_from))}."
             + _HINTS.get((action, employee.status), "")
         )
-    if employee.status not in BILLABLE_STATUSES and target in BILLABLE_STATUSES:
-        ensure_seat_available(session, organization)
-    employee.status = target
-    employee.updated_at = utcnow()
-    session.add(employee)
-    session.flush()
-    return employee
+    return target
