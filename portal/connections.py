@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from sqlmodel import select as sqlmodel_select
 
 from config import Config
 from portal.errors import SigsyncError
@@ -132,8 +134,10 @@ def set_connection_paused(engine: Engine, connection: Connection, paused: bool) 
     if connection.state not in ("active", "paused"):
         raise ConnectionProblem(f"The connection is {connection.state}; only an active connection can be paused.")
     with engine.begin() as conn:
+        # Pausing takes the lock away from a running sync: it stops at its next page.
+        pause = {"lock_run_id": None, "lock_expires_at": None} if paused else {}
         conn.execute(update(Connection).where(Connection.id == connection.id)
-                     .values(state="paused" if paused else "active"))
+                     .values(state="paused" if paused else "active", **pause))
 
 
 def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) -> dict[str, int]:
@@ -144,8 +148,9 @@ def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) 
             # A lock past its expiry belongs to a worker that died: it does not block a disconnect.
             .where(Connection.id == connection.id,
                    or_(Connection.lock_run_id.is_(None), Connection.lock_expires_at < utcnow()))
+            # Its lock goes too: a stalled run that comes back must find it gone and write nothing more.
             .values(state="disconnected", disconnected_at=utcnow(), token_cache=None, delta_link=None,
-                    delta_config_hash="")
+                    delta_config_hash="", lock_run_id=None, lock_expires_at=None)
         ).rowcount
         if not locked:
             raise ConnectionProblem("A sync is running for this connection. Wait for it to finish, then disconnect.")
@@ -201,3 +206,76 @@ def status_report(engine: Engine, connection: Connection, recent: int = 5) -> di
 
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
+
+
+# --- for the portal's pages: a request's Session, so the audit event commits with the change ---------
+
+
+def current_connection(session: Session, organization_id: int) -> Connection | None:
+    """The organisation's connection that is not disconnected, or None."""
+    return session.exec(
+        sqlmodel_select(Connection)
+        .where(Connection.organization_id == organization_id, Connection.state != "disconnected")
+        .order_by(Connection.id.desc())
+    ).first()
+
+
+def disconnect_impact(session: Session, connection: Connection) -> dict[str, int]:
+    """What each disconnect choice does, counted before it is made.
+
+    ``linked``: employees synced from Microsoft 365 (all kept as manual ones when keeping);
+    ``created``: those the sync created (deleted when deleting; the rest are kept as manual).
+    """
+    linked, created = session.exec(
+        sqlmodel_select(func.count(), func.count().filter(Employee.created_by_sync.is_(True)))
+        .select_from(Employee)
+        .where(Employee.organization_id == connection.organization_id, Employee.m365_id.is_not(None))
+    ).one()
+    return {"linked": linked, "created": created}
+
+
+def restore_consent(session: Session, connection: Connection, *, tenant_id: str, mode: str,
+                    token_cache: bytes | None, connected_by: str) -> None:
+    """Give a connection that needs consent its sign-in back; settings, mapping, rules and employees stay."""
+    if tenant_id.strip().lower() != connection.tenant_id.strip().lower():
+        raise ConnectionProblem(
+            f"You signed in to tenant {tenant_id}, but this organisation is connected to tenant "
+            f"{connection.tenant_id}. Sign in with an administrator of tenant {connection.tenant_id}, "
+            "or disconnect first to connect another tenant.")
+    changed = session.exec(
+        update(Connection)
+        .where(Connection.id == connection.id, Connection.state == "needs_consent")
+        .values(state="active", mode=mode, token_cache=token_cache, connected_by=connected_by,
+                connected_at=utcnow(), last_error="")
+    ).rowcount
+    if not changed:
+        raise ConnectionProblem(
+            "This connection no longer needs consent: it was reconnected or disconnected meanwhile.")
+    session.expire(connection)
+
+
+def set_sync_paused(session: Session, connection: Connection, paused: bool) -> None:
+    """Pause or resume the whole connection's sync (the caller records the audit event and commits)."""
+    wanted, other = ("paused", "active") if paused else ("active", "paused")
+    # Pausing takes the lock away from a running sync: it stops at its next page.
+    pause = {"lock_run_id": None, "lock_expires_at": None} if paused else {}
+    changed = session.exec(
+        update(Connection).where(Connection.id == connection.id, Connection.state == other)
+        .values(state=wanted, **pause)
+    ).rowcount
+    if not changed:
+        session.refresh(connection)
+        if connection.state == wanted:
+            raise ConnectionProblem(f"The sync is already {'paused' if paused else 'running'}.")
+        raise ConnectionProblem(
+            f"The connection is {connection.state.replace('_', ' ')}; only a connected tenant's sync can be "
+            f"{'paused' if paused else 'resumed'}.")
+    session.expire(connection)
+
+
+def app_only_token_cache(config: Config, organization_id: int, tenant_id: str) -> bytes | None:
+    """Prove the tenant's admin consent lets Sigsync read users; the encrypted token cache it produced."""
+    probe = Connection(organization_id=organization_id, tenant_id=tenant_id.strip(), mode="app", token_cache=None)
+    with GraphClient(config, TokenProvider(config, probe)) as graph:
+        graph.get("/users", params={"$top": "1", "$select": "id"})
+    return probe.token_cache
