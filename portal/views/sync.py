@@ -10,6 +10,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal import audit, connections, runs, web
+from portal.employees.provenance import field_label
 from portal.errors import InvalidTransition, InvalidValue, NotFound, SigsyncError
 from portal.models import Connection
 from portal.sync.engine import REFUSED_STATES
@@ -26,7 +27,7 @@ MODES = {  # the "Sync now" choice → request_sync's flags
     "full": {"full": True, "dry_run": False},
     "dry_run": {"full": False, "dry_run": True},
 }
-MODE_LABELS = {"auto": "Not chosen yet", "full": "Full", "delta": "Changes only", "dry_run": "Dry run"}
+MODE_LABELS = {"auto": "Decided when it starts", "full": "Full", "delta": "Changes only", "dry_run": "Dry run"}
 TRIGGER_LABELS = {"manual": "Sync now", "schedule": "Schedule", "cli": "Command line"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed"}
 PHASE_LABELS = {
@@ -75,7 +76,7 @@ REMOVAL_WORDS = {  # the connection's removal setting → what approving does to
 def _labels() -> dict[str, Any]:
     return {"mode_labels": MODE_LABELS, "trigger_labels": TRIGGER_LABELS, "status_labels": STATUS_LABELS,
             "phase_labels": PHASE_LABELS, "kind_labels": KIND_LABELS, "value_labels": VALUE_LABELS,
-            "duration_text": duration_text}
+            "duration_text": duration_text, "field_label": field_label}
 
 
 # -- the Sync page --------------------------------------------------------------------------------
@@ -98,7 +99,9 @@ def start() -> Response:
     try:
         result = runs.request_sync(web.app_config(), session, org, trigger=runs.RunTrigger.MANUAL, **MODES[mode])
     except SigsyncError as exc:  # no connection, paused, needs consent, or the job queue is down
-        return _index_page(problem=str(exc), status=503 if str(exc) == runs.QUEUE_DOWN else 409)
+        queue_down = str(exc) == runs.QUEUE_DOWN  # says itself that the sync did not start
+        return _index_page(problem=str(exc), problem_title=None if queue_down else "The sync did not start.",
+                           status=503 if queue_down else 409)
     run = result.run
     if result.started:
         audit.record(session, org.id, web.actor(), audit.Action.SYNC_STARTED,
@@ -111,7 +114,8 @@ def start() -> Response:
     return web.redirect(url_for("sync.index"))
 
 
-def _index_page(problem: str | None = None, mode_error: bool = False, status: int = 200) -> Response:
+def _index_page(problem: str | None = None, problem_title: str | None = "The sync did not start.",
+                mode_error: bool = False, status: int = 200) -> Response:
     session, org = web.db_session(), web.current_org()
     before = _int_arg("before")
     page = runs.list_runs(session, org, before_id=before, limit=RUNS_PER_PAGE)
@@ -122,6 +126,7 @@ def _index_page(problem: str | None = None, mode_error: bool = False, status: in
         "older_url": url_for("sync.index", before=page.next_before_id) if page.next_before_id else None,
         "newest_url": url_for("sync.index") if before else None,
         "problem": problem,
+        "problem_title": problem_title,
         "mode_error": mode_error,
         "chosen_mode": request.form.get("mode", "changes"),
         "self_url": request.full_path.rstrip("?") if request.method == "GET" else url_for("sync.index"),

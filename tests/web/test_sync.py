@@ -178,7 +178,7 @@ def test_sync_now_twice_queues_one_run_and_then_shows_it(signed_in, db, org, que
     shown = first.get_data(as_text=True)
     assert f"Sync started: run {run.id} is queued" in shown
     assert f'<a href="/sync/runs/{run.id}">Open run {run.id}</a>' in shown
-    assert f"Run {run.id} is queued. Sigsync starts no other sync until it has" in shown
+    assert f"Run {run.id} is under way. Sigsync starts no other sync until it has" in shown
     assert ">Sync now</button>" not in shown
     assert 'hx-trigger="every 1s"' in shown  # the run's status follows itself
 
@@ -246,11 +246,11 @@ def test_runs_are_paged_newest_first_without_repeats(signed_in, db, org, other_o
     ids = [add_run(db, org) for _ in range(30)]
     add_run(db, other_org)
     first = signed_in.get("/sync/").get_data(as_text=True)
-    seen = [int(n) for n in re.findall(r'<th scope="row"><a href="/sync/runs/(\d+)">', first)]
+    seen = [int(n) for n in re.findall(r'<th scope="row" class="nowrap"><a href="/sync/runs/(\d+)">', first)]
     assert seen == ids[::-1][:25]
     older = re.search(r'<a href="(/sync/\?before=\d+)" rel="next">Older runs</a>', first).group(1)
     second = signed_in.get(older).get_data(as_text=True)
-    seen += [int(n) for n in re.findall(r'<th scope="row"><a href="/sync/runs/(\d+)">', second)]
+    seen += [int(n) for n in re.findall(r'<th scope="row" class="nowrap"><a href="/sync/runs/(\d+)">', second)]
     assert seen == ids[::-1]
     assert 'rel="next"' not in second and '<a href="/sync/" rel="prev">Newest runs</a>' in second
 
@@ -281,7 +281,7 @@ def test_a_run_page_filters_decisions_by_kind_a_page_at_a_time(signed_in, db, or
     kept = signed_in.get(f"/sync/runs/{run_id}?kind=kept_manual").get_data(as_text=True)
     [row] = table_rows(kept, "decisions-table")
     assert "kept_manual-000@acme.example" in row
-    assert "<code>job_title</code>" in row and "Typed in Sigsync, kept “Boss”" in row and "Microsoft 365 “CEO”" in row
+    assert "<strong>Job title</strong>" in row and "Typed in Sigsync, kept “Boss”" in row and "Microsoft 365 “CEO”" in row
 
     created, url = [], f"/sync/runs/{run_id}?kind=created"
     while url:
