@@ -228,7 +228,8 @@ class _Run:
     def execute(self) -> None:
         mode = self.mode = self._choose_mode()
         self._update_run(status="running", mode=mode, started_at=utcnow(), phase="groups")
-        self.groups = RuleGroups(self.engine, self.connection.id, self.run.id, member_of_groups(self.cfg))
+        self.groups = RuleGroups(self.engine, self.connection.id, self.run.id, member_of_groups(self.cfg),
+                                 guard=self._hold_lock)
         self.groups.fetch(self.graph)
         self._check_lock()
         delta_link: str | None
@@ -566,9 +567,7 @@ class _Run:
                 *changes.decisions, *(d for c in changes.creates for d in c.decisions),
                 *(d for u in changes.updates for d in u.decisions)])
             return set()
-        # The page's writes commit only while this run still holds the lock (row locked until commit).
-        if not lock.renew_in(conn, self.connection.id, self.run.id):
-            raise lock.LockLost()
+        self._hold_lock(conn)  # the page's writes commit only while this run still holds the lock
         try:
             raced = apply_page(conn, self.org.id, self.run.id, changes, self.departments)
         except Exception:
@@ -728,9 +727,9 @@ class _Run:
 
     def _removals(self, mode: str) -> bool:
         """Apply or hold removals; True when they were held."""
-        self._check_lock()  # removing is for the run that still holds the lock
         self._update_run(phase="removals")
         with self.engine.begin() as conn:
+            self._hold_lock(conn)  # removing is for the run that still holds the lock
             if mode in ("full", "dry_run"):
                 candidates = list(removals.unseen_in_full_run(conn, self.org.id, self.run.id, self.seen_dry))
             else:
@@ -757,6 +756,7 @@ class _Run:
 
     def _finish_ok(self, mode: str, delta_link: str | None, held: bool) -> None:
         with self.engine.begin() as conn:
+            self._hold_lock(conn)  # a run whose lock went (disconnect, pause, expiry) stores no delta link
             if not self.dry_run:
                 values: dict[str, Any] = {"last_error": ""}
                 # Held removals, and users refused for want of seats, must be found again by the next
@@ -784,6 +784,9 @@ class _Run:
             return self.graph.count_users()
         except GraphError:
             return None  # progress without a total is still progress
+
+    def _hold_lock(self, conn: DBConnection) -> None:
+        lock.hold_in(conn, self.connection.id, self.run.id)  # row locked until the caller's commit
 
     def _check_lock(self) -> None:
         if not lock.renew(self.engine, self.connection.id, self.run.id):
@@ -896,5 +899,7 @@ def _finish(engine: Engine, run_id: int, status: str, error: str) -> None:
 
 
 def _mark_connection(engine: Engine, connection_id: int, **values: Any) -> None:
+    # A disconnected connection stays so: a run that failed after the disconnect must not revive it.
     with engine.begin() as conn:
-        conn.execute(update(Connection).where(Connection.id == connection_id).values(**values))
+        conn.execute(update(Connection).where(Connection.id == connection_id, Connection.state != "disconnected")
+                     .values(**values))

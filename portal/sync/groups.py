@@ -8,7 +8,7 @@ compares its rows with the last finished run's and re-evaluates those who moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from sqlalchemy import delete, func, select
@@ -29,8 +29,11 @@ class GroupSource(Protocol):
 class RuleGroups:
     """The members of every group the rules name, as this run finds them."""
 
-    def __init__(self, engine: Engine, connection_id: int, run_id: int, group_ids: Iterable[str]) -> None:
+    def __init__(self, engine: Engine, connection_id: int, run_id: int, group_ids: Iterable[str],
+                 guard: Callable[[DBConnection], None] | None = None) -> None:
         self.engine = engine
+        # Called in each writing transaction: raises when the run lost its lock, so nothing is written.
+        self.guard = guard or (lambda conn: None)
         self.connection_id = connection_id
         self.run_id = run_id
         self.group_ids = sorted(group_ids)
@@ -38,6 +41,7 @@ class RuleGroups:
     def fetch(self, graph: GroupSource) -> None:
         """Read each group's members from Graph into this run's rows, a thousand at a time."""
         with self.engine.begin() as conn:
+            self.guard(conn)
             self._forget_unfinished(conn)
         for group_id in self.group_ids:
             batch: dict[str, dict] = {}
@@ -80,6 +84,7 @@ class RuleGroups:
 
     def keep(self, conn: DBConnection) -> None:
         """This run finished: its rows become the snapshot the next run compares with."""
+        self.guard(conn)
         conn.execute(delete(GroupMember).where(
             GroupMember.connection_id == self.connection_id, GroupMember.run_id != self.run_id))
 
@@ -103,6 +108,7 @@ class RuleGroups:
         if not rows:
             return
         with self.engine.begin() as conn:
+            self.guard(conn)
             # A member Graph lists twice (several paths through nested groups) is stored once; remembering
             # every id to skip repeats would hold the whole group in memory.
             dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert

@@ -53,13 +53,40 @@ def renew(engine: Engine, connection_id: int, run_id: int) -> bool:
 
 
 def renew_in(conn: DBConnection, connection_id: int, run_id: int) -> bool:
-    """Extend the lock inside the caller's transaction, so its writes commit only while the lock is held."""
+    """Extend the lock inside the caller's transaction, so its writes commit only while the lock is held.
+
+    An expired lock is gone even if nobody took it: a run that stalled past it (or whose lock a
+    disconnect or a pause cleared) gets False and must stop.
+    """
+    now = utcnow()
     renewed = conn.execute(
         update(Connection)
-        .where(Connection.id == connection_id, Connection.lock_run_id == run_id)
-        .values(lock_expires_at=utcnow() + LOCK_TTL)
+        .where(Connection.id == connection_id, Connection.lock_run_id == run_id, Connection.lock_expires_at >= now)
+        .values(lock_expires_at=now + LOCK_TTL)
     ).rowcount
     return renewed == 1
+
+
+def hold_in(conn: DBConnection, connection_id: int, run_id: int) -> None:
+    """``renew_in``, raising LockLost when the lock is gone."""
+    if not renew_in(conn, connection_id, run_id):
+        raise LockLost()
+
+
+def ensure_idle_in(conn: DBConnection, connection_id: int) -> None:
+    """Raise RunInProgress while a live run holds the lock; else keep runs out until the caller commits.
+
+    The row is updated (a dead lock is cleared), so on PostgreSQL it stays locked until the caller's
+    transaction ends and a run cannot start in between; SQLite has one writer at a time anyway.
+    """
+    free = conn.execute(
+        update(Connection)
+        .where(Connection.id == connection_id,
+               or_(Connection.lock_run_id.is_(None), Connection.lock_expires_at < utcnow()))
+        .values(lock_run_id=None, lock_expires_at=None)
+    ).rowcount
+    if free != 1:
+        raise RunInProgress()
 
 
 def release(engine: Engine, connection_id: int, run_id: int) -> None:

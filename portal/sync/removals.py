@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection as DBConnection
 
 from portal.errors import SigsyncError
 from portal.models import Employee, EmployeeDepartment, SyncDecision, SyncRun, utcnow
+from portal.sync import lock
 from portal.sync.writer import Decision, insert_decisions
 
 # Employees the sync may remove: linked, and neither paused nor excluded nor already inactive.
@@ -133,6 +134,7 @@ class NothingToResolve(SigsyncError, LookupError):
 
 def resolve_held(conn: DBConnection, run: SyncRun, approve: bool, action: str) -> list[Decision]:
     """Approve (apply now) or discard a run's held removals; returns what approval applied."""
+    lock.ensure_idle_in(conn, run.connection_id)  # not while a run is changing these employees
     if run.mode == "dry_run":
         raise NothingToResolve(f"Run {run.id} was a dry run: it only shows what a sync would do. "
                                "Run a real sync to hold removals for approval.")
