@@ -101,16 +101,20 @@ def search_groups(config: Config, engine: Engine, connection: Connection, text: 
 
 def group_names(config: Config, engine: Engine, connection: Connection, ids: Iterable[str]) -> dict[str, str]:
     """Display names of groups by lower-case id; a group that no longer exists is left out."""
+    if not any(i and i.strip() for i in ids):
+        return {}
+    with open_graph(config, engine, connection) as graph:
+        return names_of_groups(graph, ids)
+
+
+def names_of_groups(graph: GraphClient, ids: Iterable[str]) -> dict[str, str]:
+    """``group_names`` through an open client (``$filter=id in (...)``, 15 ids a request)."""
     wanted = sorted({i.strip().lower() for i in ids if i and i.strip()})
     names: dict[str, str] = {}
-    if not wanted:
-        return names
-    with open_graph(config, engine, connection) as graph:
-        for start in range(0, len(wanted), _IN_LIMIT):
-            chunk = wanted[start:start + _IN_LIMIT]
-            listed = ",".join(f"'{odata_text(i)}'" for i in chunk)
-            for item in graph.iter_values("groups", {"$filter": f"id in ({listed})", "$select": "id,displayName"}):
-                names[str(item["id"]).lower()] = str(item.get("displayName") or "")
+    for start in range(0, len(wanted), _IN_LIMIT):
+        listed = ",".join(f"'{odata_text(i)}'" for i in wanted[start:start + _IN_LIMIT])
+        for item in graph.iter_values("groups", {"$filter": f"id in ({listed})", "$select": "id,displayName"}):
+            names[str(item["id"]).lower()] = str(item.get("displayName") or "")
     return names
 
 
