@@ -1,4 +1,4 @@
-"""Signing in and out, and the first-run page that creates the organisation and its first admin."""
+"""Signing in and out, the first-run page, and the organisation's admins (add, remove, change password)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 
 from portal import admins, audit, signin_throttle, web
 from portal.employees.fields import normalize_email
-from portal.errors import SigsyncError
-from portal.models import Organization
+from portal.errors import InvalidValue, SigsyncError
+from portal.models import Admin, Organization
 from portal.organizations import NAME_MAX, create_organization, validate_slug, validate_timezone
 
 bp = Blueprint("auth", __name__)
@@ -106,16 +106,14 @@ def _setup_problems(form: dict[str, str], password: str, confirm: str) -> dict[s
         errors["org_name"] = "Enter your organisation's name."
     elif len(name) > NAME_MAX:
         errors["org_name"] = f"The name is too long ({len(name)} characters; at most {NAME_MAX})."
-    for field, check in (("slug", validate_slug), ("timezone", validate_timezone), ("email", normalize_email),
-                         ("password", admins.check_password_rules)):
+    for field, check in (("slug", validate_slug), ("timezone", validate_timezone)):
         try:
-            check(password if field == "password" else form[field])
+            check(form[field])
         except SigsyncError as exc:
             errors[field] = str(exc)
     if len(form["name"].strip()) > admins.NAME_MAX:
         errors["name"] = f"The name is too long (at most {admins.NAME_MAX} characters)."
-    if "password" not in errors and password != confirm:
-        errors["password_confirm"] = "The two passwords are not the same."
+    errors.update(_account_problems(form["email"], password, confirm))
     return errors
 
 
@@ -125,3 +123,91 @@ def _any_organization() -> bool:
 
 def _organization_count() -> int:
     return web.db_session().exec(select(func.count()).select_from(Organization)).one()
+
+
+@bp.get("/admins")
+def admins_page() -> Response:
+    """The organisation's admins, and a form to add one."""
+    return _admins_page({}, {})
+
+
+def _admins_page(form: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
+    accounts = admins.list_admins(web.db_session(), web.current_org())
+    return web.render("auth/admins.html", status=status, accounts=accounts, form=form, errors=errors)
+
+
+@bp.post("/admins")
+def add_admin() -> Response:
+    """Add an admin to the signed-in admin's organisation."""
+    form = {key: request.form.get(key, "").strip() for key in ("email", "name")}
+    password, confirm = request.form.get("password", ""), request.form.get("password_confirm", "")
+    errors = _account_problems(form["email"], password, confirm)
+    if errors:
+        return _admins_page(form, errors, 422)
+    session = web.db_session()
+    try:
+        added = admins.create_admin(session, web.current_org(), form["email"], password, name=form["name"],
+                                    actor=web.actor())
+    except SigsyncError as exc:
+        session.rollback()
+        return _admins_page(form, {"email": str(exc)}, 422)
+    session.commit()
+    flash(f"Added {added.email}. They can sign in now with the password you chose.", "success")
+    return web.redirect(url_for("auth.admins_page"))
+
+
+@bp.post("/admins/<int:admin_id>/remove")
+def remove_admin(admin_id: int) -> Response:
+    """Remove another admin of the organisation (never oneself, never the last one)."""
+    account = web.get_owned_or_404(Admin, admin_id)
+    if account.id == web.current_admin().id:
+        flash("You cannot remove your own account. Ask another admin to do it.", "error")
+        return web.redirect(url_for("auth.admins_page"))
+    session = web.db_session()
+    try:
+        admins.remove_admin(session, account.email, actor=web.actor(), organization=web.current_org())
+    except SigsyncError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return web.redirect(url_for("auth.admins_page"))
+    session.commit()
+    flash(f"Removed {account.email}. They can no longer sign in.", "success")
+    return web.redirect(url_for("auth.admins_page"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> Response:
+    """Change one's own password; other sessions signed in with the old one end."""
+    if request.method == "GET":
+        return web.render("auth/password.html", errors={})
+    session, me = web.db_session(), web.current_admin()
+    new, confirm = request.form.get("new_password", ""), request.form.get("new_password_confirm", "")
+    errors = {}
+    if admins.authenticate(session, me.email, request.form.get("current_password", "")) is None:
+        errors["current_password"] = "This is not your current password."
+    errors.update({f"new_{key}": message for key, message in _password_problems(new, confirm).items()})
+    if errors:
+        return web.render("auth/password.html", status=422, errors=errors)
+    admins.change_password(session, me, new, actor=me.email)
+    session.commit()
+    web.login_user(me)  # this session continues with the new password's fingerprint
+    flash("Your password is changed. Other sessions signed in with the old one have ended.", "success")
+    return web.redirect(url_for("dashboard.index"))
+
+
+def _account_problems(email: str, password: str, confirm: str) -> dict[str, str]:
+    errors = {}
+    try:
+        normalize_email(email)
+    except InvalidValue as exc:
+        errors["email"] = str(exc)
+    errors.update(_password_problems(password, confirm))
+    return errors
+
+
+def _password_problems(password: str, confirm: str) -> dict[str, str]:
+    try:
+        admins.check_password_rules(password)
+    except InvalidValue as exc:
+        return {"password": str(exc)}
+    return {} if password == confirm else {"password_confirm": "The two passwords are not the same."}
