@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test bench lint clean help
+.PHONY: run test soak bench lint clean help
 
 help:
 	@echo "make run    - set up and run the demo (Microsoft 365 simulator, portal, worker)"
 	@echo "make test   - set up and run every test (SQLite; also PostgreSQL when TEST_DATABASE_URL is set)"
+	@echo "make soak   - the model-based sync test for SOAK_SECONDS (default 1800); prints seeds to replay"
 	@echo "make bench  - run the sync benchmarks (100,000 users) and print the table"
 	@echo "make lint   - ruff"
 
@@ -28,6 +29,12 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The long model-based test (tests/property): every rule on, fresh seeds until SOAK_SECONDS are up.
+# A failure prints its seed: SOAK_SEED=<seed> SOAK_SECONDS=1 make soak replays it.
+soak: $(VENV)/.dev
+	SOAK_SECONDS=$${SOAK_SECONDS:-1800} SIGSYNC_MODEL_ALL=1 $(PY) -m pytest tests/property/test_sync_model.py \
+		-k test_soak -s -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) -m bench $(BENCH_ARGS)
