@@ -206,21 +206,24 @@ def input_problems(rules: list[RuleForm], problems: dict[str, str]) -> dict[str,
 
 
 def _target(rules: list[RuleForm], path: str) -> str:
-    m = re.fullmatch(r"import_rules\[(\d+)\](?:\.(\w+)(?:\[(\d+)\])?(?:\.(\w+))?)?", path)
+    m = re.fullmatch(r"import_rules\[(\d+)\]((?:\.\w+|\[\d+\])*)", path)
     if m is None or int(m.group(1)) >= len(rules):
         return "rules-form"
-    i, part, j, leaf = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    i = int(m.group(1))
+    steps = [name or int(index) for name, index in re.findall(r"\.(\w+)|\[(\d+)\]", m.group(2))]
+    part = steps[0] if steps else None
     prefix = f"rules-{i}-"
     if part in ("name", "description", "match"):
         return prefix + part
-    if part == "conditions" and j is not None and int(j) < len(rules[i].conditions):
-        condition = rules[i].conditions[int(j)]
-        if leaf in ("value", "attribute") and condition.is_group:
+    if part == "conditions" and len(steps) > 1 and steps[1] < len(rules[i].conditions):
+        j, leaf = steps[1], steps[2] if len(steps) > 2 else "operator"
+        if leaf in ("value", "attribute") and rules[i].conditions[j].is_group:
             return f"{prefix}conditions-{j}-group_search"
         return f"{prefix}conditions-{j}-{leaf if leaf in ('attribute', 'operator', 'value') else 'operator'}"
     if part == "departments":
+        leaf = steps[1] if len(steps) > 1 else ""
         return prefix + {"names": "dept_names", "from_attribute": "dept_attribute", "split": "dept_split"}.get(
-            leaf or ("names" if j is not None else ""), "dept_mode")
+            str(leaf), "dept_mode")
     return prefix + "name"
 
 
