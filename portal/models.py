@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, event, inspect
 from sqlmodel import Field, SQLModel
 
 
@@ -90,6 +90,12 @@ class Department(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+def _search_text_default(context: Any) -> str:
+    from portal.employees.search import search_text_for  # imports the models: load it when first needed
+
+    return search_text_for(context.get_current_parameters())
+
+
 class Employee(SQLModel, table=True):
     """A person whose e-mail gets a Sigsync signature."""
 
@@ -139,6 +145,10 @@ class Employee(SQLModel, table=True):
     updated_at: datetime = _ts()  # created or changed by an admin (or created by the sync)
     # When the sync last changed it: an admin's change after this is one the sync has not judged yet.
     synced_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Name and address folded for search and the name sort (portal.employees.search): filled on insert by
+    # the column default, on ORM edits by the hook below, after the sync's updates by refresh_search_text.
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=_search_text_default,
+                                                          server_default=""))
 
 
 class EmployeeDepartment(SQLModel, table=True):
@@ -231,3 +241,26 @@ class SigninAttempt(SQLModel, table=True):
 # The dashboard's employees-by-source-and-state and the seat count read only these columns:
 # with this index they are an index-only count instead of a scan of every employee row.
 Index("ix_employee_org_status_source", Employee.organization_id, Employee.status, Employee.source)
+# The employee list (portal.employees.search, migration 0007): one index per sort order that also
+# carries what the filters and the search test, so a page is one ordered index read. PostgreSQL also
+# has ix_employee_search_trgm, a pg_trgm GIN index on search_text (created by the migration only).
+Index("ix_employee_org_search", Employee.organization_id, Employee.search_text, Employee.id, Employee.status,
+      Employee.source)
+Index("ix_employee_org_email_list", Employee.organization_id, Employee.email, Employee.id, Employee.status,
+      Employee.source, Employee.search_text)
+Index("ix_employee_org_updated_list", Employee.organization_id, Employee.updated_at, Employee.id, Employee.status,
+      Employee.source, Employee.search_text)
+Index("ix_employeedepartment_department_employee", EmployeeDepartment.department_id, EmployeeDepartment.employee_id)
+Index("ix_syncdecision_run_kind_id", SyncDecision.run_id, SyncDecision.kind, SyncDecision.id)
+Index("ix_syncrun_org_id", SyncRun.organization_id, SyncRun.id)
+
+
+@event.listens_for(Employee, "before_insert")
+@event.listens_for(Employee, "before_update")
+def _refresh_search_text(_mapper: Any, _connection: Any, employee: Employee) -> None:
+    from portal.employees.search import SEARCHED_FIELDS, search_text_for
+
+    state = inspect(employee)
+    if state.has_identity and not any(state.attrs[name].history.has_changes() for name in SEARCHED_FIELDS):
+        return
+    employee.search_text = search_text_for({name: getattr(employee, name) for name in SEARCHED_FIELDS})

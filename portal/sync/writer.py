@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection as DBConnection
 
 from portal.employees.fields import EMPLOYEE_FIELDS
+from portal.employees.search import SEARCHED_FIELDS, refresh_search_text
 from portal.models import Department, Employee, EmployeeDepartment, SyncDecision, utcnow
 
 # Columns only the sync reads: writing them alone does not change the employee (nor its synced_at).
@@ -123,6 +124,9 @@ def apply_page(
         changes.updates = [u for u in changes.updates if u.employee_id not in raced]
         changes.decisions = [d for d in changes.decisions if d.employee_id not in raced]
         changes.seen_employee_ids = [i for i in changes.seen_employee_ids if i not in raced]
+    renamed = [u.employee_id for u in changes.updates if SEARCHED_FIELDS.intersection(u.values)]
+    if renamed:  # inserts get it from the column default; a Core UPDATE needs it recomputed
+        refresh_search_text(conn, renamed)
     decisions = list(changes.decisions)
     dept_links: list[tuple[int, tuple[str, ...]]] = []
 
