@@ -67,6 +67,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync.bp)
     from portal.views import connect
     app.register_blueprint(connect.bp)
+    from portal.views import employees
+    app.register_blueprint(employees.bp)
     from portal.views import mapping, rules
     app.register_blueprint(mapping.bp)
     app.register_blueprint(rules.bp)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import load_only
 from sqlmodel import Session, select
 
 from portal import audit
+from portal.employees.search import EmployeeRow, department_names
 from portal.employees.seats import BILLABLE_STATUSES, count_billable
 from portal.employees.status import TRANSITIONS, check_action, target_status
 from portal.errors import InvalidTransition, InvalidValue
@@ -117,6 +118,23 @@ def apply_action(session: Session, org: Organization, employee_ids: Iterable[int
     return result
 
 
+def list_rows(session: Session, org: Organization, employee_ids: Iterable[int]) -> list[EmployeeRow]:
+    """The employees' lines as the list shows them, read again after an action (two queries)."""
+    ids = list(dict.fromkeys(employee_ids))[:MAX_SELECTION]
+    if not ids:
+        return []
+    table = Employee.__table__
+    rows = session.connection().execute(
+        select(table.c.id, table.c.email, table.c.display_name, table.c.first_name, table.c.last_name,
+               table.c.job_title, table.c.source, table.c.status, table.c.updated_at)
+        .where(table.c.organization_id == org.id, table.c.id.in_(ids))
+    ).all()
+    departments = department_names(session, [r.id for r in rows])
+    by_id = {r.id: EmployeeRow(r.id, r.email, r.display_name, r.first_name, r.last_name, r.job_title, r.source,
+                               r.status, r.updated_at, departments.get(r.id, [])) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def _seats_left(session: Session, org: Organization) -> int | None:
     """Free seats, with the organisation row locked (PostgreSQL) so two selections cannot both take the last one."""
     if org.seats is None:
@@ -143,4 +161,4 @@ def _count(n: int) -> str:
     return "1 employee" if n == 1 else f"{n:,} employees"
 
 
-__all__ = ["BUTTONS", "MAX_SELECTION", "BulkResult", "Refusal", "apply_action"]
+__all__ = ["BUTTONS", "MAX_SELECTION", "BulkResult", "Refusal", "apply_action", "list_rows"]

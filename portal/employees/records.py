@@ -119,10 +119,11 @@ def memberships(session: Session, employee: Employee) -> list[Membership]:
     return [Membership(*row) for row in session.exec(query)]
 
 
-def department_names(session: Session, organization: Organization) -> list[str]:
-    """Every department name of the organisation, sorted (what a department picker offers)."""
-    query = select(Department.name).where(Department.organization_id == organization.id).order_by(Department.name)
-    return list(session.exec(query))
+def department_choices(session: Session, organization: Organization) -> list[tuple[int, str]]:
+    """Every department of the organisation as (id, name), sorted by name (what a department picker offers)."""
+    query = (select(Department.id, Department.name).where(Department.organization_id == organization.id)
+             .order_by(Department.name))
+    return [(department_id, name) for department_id, name in session.exec(query)]
 
 
 def set_departments(session: Session, organization: Organization, employee: Employee,
