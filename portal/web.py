@@ -2,7 +2,7 @@
 
 How a page uses it::
 
-    from flask import Blueprint, flash
+    from flask import Blueprint, flash, request, url_for
     from portal import web
 
     bp = Blueprint("departments", __name__, url_prefix="/departments")
