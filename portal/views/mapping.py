@@ -165,7 +165,7 @@ def preview_user() -> Response:
         return web.render("mapping/_preview.html", partial="mapping/_preview.html",
                           error=str(exc.admin_message), rows=[])
     values = preview.mapped_values(cfg, user)
-    rows = [(field_label(name) if not name.startswith("custom.") else name, path,
+    rows = [(field_label(name) if not name.startswith("custom.") else f"Custom: {name.split('.', 1)[1]}", path,
              "(the profile photo, read when photos are switched on)" if name == "photo" else values.get(name, ""))
             for name, path in _ordered(cfg.mapping)]
     return web.render("mapping/_preview.html", partial="mapping/_preview.html", user=user, rows=rows)

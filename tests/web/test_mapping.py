@@ -169,7 +169,7 @@ def test_a_tenant_user_is_found_by_search_and_previewed_with_the_unsaved_mapping
     assert rows["First name"] == "Quinn"
     assert rows["Phone"] == "+49 30 1234"
     assert rows["E-mail address"] == "quinn.quartz@contoso.example"
-    assert rows["custom.cost_center"] == "CC-4711"
+    assert rows["Custom: cost_center"] == "CC-4711"
 
     broken = post(signed_in, "/settings/mapping/preview", {**form_of({"city": "cty"}), "preview_user": quinn})
     assert "Correct the mapping above to preview it" in text_of(broken)
