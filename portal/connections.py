@@ -16,6 +16,7 @@ from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
 
 from config import Config
+from portal.configuration import store_config
 from portal.errors import SigsyncError
 from portal.m365.auth import TokenProvider
 from portal.m365.graph import GraphClient
@@ -120,13 +121,8 @@ def import_connection_config(engine: Engine, connection: Connection, text: str, 
         where = f"line {exc.lineno}, column {exc.colno}"
         raise ConnectionProblem(f"The file is not valid JSON: {exc.msg} at {where}") from None
     cfg = parse_config(data, default_timezone=timezone)  # raises ConfigInvalid naming the bad key
-    document = export_config(cfg)
     with engine.begin() as conn:
-        conn.execute(
-            update(Connection).where(Connection.id == connection.id).values(
-                settings=document["settings"], mapping=document["mapping"],
-                import_rules=document["import_rules"], config_hash=config_hash(cfg))
-        )
+        store_config(conn, connection.id, cfg)  # the portal's pages save through it too
 
 
 def set_connection_paused(engine: Engine, connection: Connection, paused: bool) -> None:
