@@ -65,6 +65,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit.bp)
     from portal.views import sync
     app.register_blueprint(sync.bp)
+    from portal.views import departments
+    app.register_blueprint(departments.bp)
     from portal.views import connect
     app.register_blueprint(connect.bp)
     from portal.views import employees

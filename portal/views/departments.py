@@ -1,0 +1,130 @@
+"""The Departments pages: the list with member counts, create, rename, delete, and one department's members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, request, url_for
+from werkzeug.wrappers import Response
+
+from portal import audit, departments, web
+from portal.employees.departments import DEPARTMENT_NAME_MAX
+from portal.errors import AlreadyExists, InvalidValue, NotFound
+from portal.models import Department
+
+bp = Blueprint("departments", __name__, url_prefix="/departments")
+
+MEMBERS_PER_PAGE = 50
+SOURCE_LABELS = {"sync": "Microsoft 365 sync", "manual": "Added in Sigsync"}
+EMPLOYEE_SOURCE_LABELS = {"m365": "Microsoft 365", "manual": "Added in Sigsync"}
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {"source_labels": SOURCE_LABELS, "employee_source_labels": EMPLOYEE_SOURCE_LABELS,
+            "name_max": DEPARTMENT_NAME_MAX}
+
+
+@bp.get("/")
+def index() -> Response:
+    """Every department of the organisation with its number of members, and a form for a new one."""
+    return _index_page()
+
+
+@bp.post("/")
+def create() -> Response:
+    """Create an empty department; a bad or taken name shows the form again with the problem beside it."""
+    session, org = web.db_session(), web.current_org()
+    name = request.form.get("name", "")
+    try:
+        department = departments.create_department(session, org, name)
+    except (InvalidValue, AlreadyExists) as exc:
+        session.rollback()
+        return _index_page(form_name=name, errors={"name": str(exc)}, status=422)
+    audit.record(session, org.id, web.actor(), audit.Action.DEPARTMENT_CREATED,
+                 f"Created the department “{department.name}”.", {"department_id": department.id})
+    session.commit()
+    flash(f"Department “{department.name}” created.", "success")
+    return web.redirect(url_for("departments.index"))
+
+
+def _index_page(form_name: str = "", errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    rows = departments.list_departments(web.db_session(), web.current_org())
+    return web.render("departments/index.html", partial="departments/_table.html", status=status,
+                      departments=rows, form_name=form_name, errors=errors or {})
+
+
+@bp.get("/<int:department_id>")
+def detail(department_id: int) -> Response:
+    """One department: its members a page at a time, and the forms to rename or delete it."""
+    department = _department_or_404(department_id)
+    return _detail_page(department, form_name=department.name)
+
+
+@bp.post("/<int:department_id>/rename")
+def rename(department_id: int) -> Response:
+    """Rename a department; its members stay. For a sync-made one, say what the next sync will do."""
+    session, org = web.db_session(), web.current_org()
+    department = _department_or_404(department_id)
+    old = department.name
+    name = request.form.get("name", "")
+    try:
+        result = departments.rename_department(session, org, department_id, name)
+    except (InvalidValue, AlreadyExists) as exc:
+        session.rollback()
+        return _detail_page(_department_or_404(department_id), form_name=name, errors={"name": str(exc)},
+                            status=422)
+    new = result.department.name
+    if new == old:
+        flash(f"The department is already called “{new}”; nothing was changed.", "info")
+        return web.redirect(url_for("departments.detail", department_id=department_id))
+    audit.record(session, org.id, web.actor(), audit.Action.DEPARTMENT_RENAMED,
+                 f"Renamed the department “{old}” to “{new}”.",
+                 {"department_id": department_id, "from": old, "to": new})
+    session.commit()
+    flash(f"Department “{old}” renamed to “{new}”.", "success")
+    if result.warning:
+        flash(result.warning, "warning")
+    return web.redirect(url_for("departments.detail", department_id=department_id))
+
+
+@bp.route("/<int:department_id>/delete", methods=["GET", "POST"])
+def delete(department_id: int) -> Response:
+    """Delete a department: first what it does to the members (GET), then the deletion (POST)."""
+    session, org = web.db_session(), web.current_org()
+    department = _department_or_404(department_id)
+    impact = departments.delete_impact(session, org, department_id)
+    if request.method == "GET":
+        return web.render("departments/delete.html", department=department, impact=impact)
+    removed = departments.delete_department(session, org, department_id)
+    audit.record(session, org.id, web.actor(), audit.Action.DEPARTMENT_DELETED,
+                 f"Deleted the department “{impact.name}”; {removed:,} employee(s) lost it.",
+                 {"department_id": department_id, "name": impact.name, "members": removed})
+    session.commit()
+    flash(f"Department “{impact.name}” deleted. {removed:,} employee(s) lost it; nobody was deleted.", "success")
+    return web.redirect(url_for("departments.index"))
+
+
+def _detail_page(department: Department, form_name: str, errors: dict[str, str] | None = None,
+                 status: int = 200) -> Response:
+    session, org = web.db_session(), web.current_org()
+    after = request.args.get("after") or None
+    try:
+        page = departments.members(session, org, department.id, after=after, limit=MEMBERS_PER_PAGE)
+    except InvalidValue:
+        abort(404)  # a cursor that was not ours: no such page
+    impact = departments.delete_impact(session, org, department.id)
+    return web.render(
+        "departments/detail.html", partial="departments/_members.html", status=status,
+        department=department, members=page, impact=impact, form_name=form_name, errors=errors or {},
+        next_url=url_for("departments.detail", department_id=department.id, after=page.next_cursor)
+        if page.next_cursor else None,
+        first_url=url_for("departments.detail", department_id=department.id) if after else None,
+    )
+
+
+def _department_or_404(department_id: int) -> Department:
+    try:
+        return departments.get_department(web.db_session(), web.current_org(), department_id)
+    except NotFound:
+        abort(404)
