@@ -69,6 +69,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(departments.bp)
     from portal.views import connect
     app.register_blueprint(connect.bp)
+    from portal.views import settings
+    app.register_blueprint(settings.bp)
     from portal.views import employees
     app.register_blueprint(employees.bp)
     from portal.views import mapping, rules
