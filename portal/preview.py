@@ -9,7 +9,8 @@ Big tenants: the preview judges at most ``PREVIEW_LIMIT`` users (the first 2,000
 requests) and says "based on the first 2,000 of N users". A full dry run of 100,000 users takes minutes
 and holds the connection's run lock; a page must answer in seconds, so the preview samples and the real
 run (or "Sync now") gives the exact figures. Group membership is read per rule group with ids only,
-keeping just the members among the users read, so memory stays bounded by the sample.
+keeping just the members among the users read, so memory stays bounded by the sample; a group is read
+up to ``GROUP_MEMBER_LIMIT`` members (50 requests), and the preview names any group it cut off.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from portal.sync.mapping import Mapper
 from portal.sync.rules import RuleSet, Verdict
 
 PREVIEW_LIMIT = 2_000
+# Members read per rule group: 50 requests of 999 ids. A bigger group is cut off there and the preview says so.
+GROUP_MEMBER_LIMIT = 50_000
 SAMPLE_SIZE = 10
 TOP_DEPARTMENTS = 10
 # Conditions are tested one at a time to explain a verdict: disabled and guest accounts are judged first
@@ -80,6 +83,7 @@ class Preview:
     departments: Counter[str] = field(default_factory=Counter)
     without_department: int = 0
     sample: list[SampleUser] = field(default_factory=list)
+    cut_groups: list[str] = field(default_factory=list)  # rule groups read only up to GROUP_MEMBER_LIMIT members
 
     @property
     def partial(self) -> bool:
@@ -143,15 +147,21 @@ def read_users(graph: GraphReader, cfg: SyncConfig, limit: int = PREVIEW_LIMIT) 
     return users
 
 
-def group_memberships(graph: GraphReader, group_ids: Iterable[str],
-                      user_ids: set[str]) -> dict[str, frozenset[str]]:
-    """The rule groups each of ``user_ids`` is a transitive member of (only those users are kept)."""
+def group_memberships(graph: GraphReader, group_ids: Iterable[str], user_ids: set[str],
+                      limit: int | None = None) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """The rule groups each of ``user_ids`` is a transitive member of, and the groups cut off at ``limit``
+    members (their later members count as non-members in the preview; the sync reads them all)."""
+    limit = GROUP_MEMBER_LIMIT if limit is None else limit
     found: dict[str, set[str]] = {}
+    cut: list[str] = []
     for group_id in sorted(group_ids):
-        for user_id in graph.transitive_user_ids(group_id):
+        for seen, user_id in enumerate(graph.transitive_user_ids(group_id), start=1):
+            if seen > limit:
+                cut.append(group_id)
+                break
             if user_id in user_ids:
                 found.setdefault(user_id, set()).add(group_id)
-    return {user_id: frozenset(groups) for user_id, groups in found.items()}
+    return {user_id: frozenset(groups) for user_id, groups in found.items()}, cut
 
 
 def build_preview(graph: GraphReader, cfg: SyncConfig, limit: int = PREVIEW_LIMIT,
@@ -159,8 +169,10 @@ def build_preview(graph: GraphReader, cfg: SyncConfig, limit: int = PREVIEW_LIMI
     """Read up to ``limit`` users and judge each with the engine's mapping and rules."""
     users = read_users(graph, cfg, limit)
     total = graph.count_users() if len(users) >= limit else None
-    groups = group_memberships(graph, member_of_groups(cfg), {str(u.get("id")) for u in users})
-    return judge(users, cfg, groups, total=total, sample_size=sample_size)
+    groups, cut = group_memberships(graph, member_of_groups(cfg), {str(u.get("id")) for u in users})
+    preview = judge(users, cfg, groups, total=total, sample_size=sample_size)
+    preview.cut_groups = cut
+    return preview
 
 
 def judge(users: Iterable[Mapping[str, Any]], cfg: SyncConfig, groups: Mapping[str, frozenset[str]],

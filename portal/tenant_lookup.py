@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from config import Config
 from portal.connections import graph_for
 from portal.errors import SigsyncError
-from portal.m365.errors import M365Error
+from portal.m365.errors import GraphError, M365Error
 from portal.m365.graph import GraphClient
 from portal.models import Connection
 from portal.preview import user_params
@@ -28,6 +28,7 @@ from portal.sync.config import SyncConfig
 SEARCH_LIMIT = 10  # suggestions shown under a search box
 MIN_SEARCH = 1  # characters before a search is sent
 MAX_SEARCH = 100
+_NOT_FOUND = 404
 _IN_LIMIT = 15  # Graph allows at most 15 values in an `in (...)` filter
 _USER_FIELDS = ("id", "displayName", "mail", "userPrincipalName", "jobTitle", "department")
 
@@ -137,6 +138,10 @@ def open_graph(config: Config, engine: Engine, connection: Connection) -> Iterat
     try:
         with graph_for(config, engine, connection, max_retries=2) as graph:
             yield graph
+    except GraphError as exc:
+        if exc.status == _NOT_FOUND:
+            raise LookupFailed("Microsoft 365 has no such user or group (any more). Search for it again.") from exc
+        raise LookupFailed(exc.admin_message) from exc
     except M365Error as exc:
         raise LookupFailed(exc.admin_message) from exc
 

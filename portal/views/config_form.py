@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from portal import web
+from portal.configuration import update_configuration
 from portal.models import Connection
 from portal.sync.paths import SCALAR_PROPERTIES
 
@@ -23,8 +24,6 @@ KNOWN_ATTRIBUTES: tuple[str, ...] = (
 
 def save_section(connection: Connection, section: str, data: Any) -> dict[str, str]:
     """Save one section of the connection's configuration; every problem by key path (empty when saved)."""
-    from portal.configuration import update_configuration
-
     session = web.db_session()
     problems = update_configuration(session, connection, section, data, actor=web.actor())
     if problems:

@@ -312,12 +312,14 @@ def preview_rules() -> Response:
     try:
         with tenant_lookup.open_graph(web.app_config(), _engine(), connection) as graph:
             result = preview.build_preview(graph, cfg)
+            cut = tenant_lookup.names_of_groups(graph, result.cut_groups) if result.cut_groups else {}
     except tenant_lookup.LookupFailed as exc:
         return web.render("rules/_preview.html", partial="rules/_preview.html", error=str(exc.admin_message),
                           result=None)
     seats = web.current_org().seats
     return web.render("rules/_preview.html", partial="rules/_preview.html", result=result, seats=seats,
-                      limit=preview.PREVIEW_LIMIT)
+                      limit=preview.PREVIEW_LIMIT, member_limit=preview.GROUP_MEMBER_LIMIT,
+                      cut_groups=[cut.get(g, g) for g in result.cut_groups])
 
 
 @bp.post("/explain")

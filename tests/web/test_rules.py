@@ -297,3 +297,22 @@ def test_another_organisations_admin_cannot_reach_this_connection(client, connec
         assert response.status_code == 404, path
     assert client.get("/settings/rules/groups?rule=0&condition=0&group_search=a").status_code == 404
     assert saved_rules(db, connection) == []
+
+
+def test_explaining_a_user_who_is_gone_says_so(signed_in, connection):
+    answer = post(signed_in, "/settings/rules/explain", {**rule_fields({"name": "Any"}),
+                                                          "explain_user": "00000000-0000-4000-8000-000000000000"})
+    assert answer.status_code == 200
+    assert "Microsoft 365 has no such user or group (any more). Search for it again." in text_of(answer)
+
+
+def test_a_group_too_big_to_read_whole_is_named_in_the_preview(signed_in, connection, sim_server, monkeypatch):
+    from portal import preview
+
+    monkeypatch.setattr(preview, "GROUP_MEMBER_LIMIT", 10)
+    everyone = group_id(sim_server, "All Employees")
+    shown = text_of(post(signed_in, "/settings/rules/preview", rule_fields(
+        {"name": "Everyone", "conditions": [("memberOf", "member_of", everyone)]})))
+    assert "The group “All Employees” has more than 10 members: the preview read the first 10" in shown
+    match = re.search(r"(\d+) of (\d+) users would be imported", shown)
+    assert match and int(match.group(1)) <= 10
