@@ -33,3 +33,21 @@
   document.addEventListener("htmx:afterSettle", update);
   document.addEventListener("DOMContentLoaded", update);
 })();
+
+// Searches and filters leave empty fields (and the default sort) out of the URL, so the address that is
+// pushed to the history and shared stays short: /employees/?q=anna instead of ?q=anna&department=&….
+document.addEventListener("htmx:configRequest", function (event) {
+  "use strict";
+  var filters = document.getElementById("employee-filters");
+  var data = event.detail.formData;
+  if (!filters || !data || event.detail.verb !== "get" || !filters.contains(event.detail.elt)) {
+    return;
+  }
+  var drop = [];
+  data.forEach(function (value, key) {
+    if (value === "" || (key === "sort" && value === "name")) {
+      drop.push(key);
+    }
+  });
+  drop.forEach(function (key) { data.delete(key); });
+});

@@ -132,12 +132,15 @@ def bulk_action() -> Response:
 
 
 def _announce(result: bulk.BulkResult) -> None:
-    """The result in the status region: what changed, then each employee that did not and why."""
+    """The result in the status region: what changed, then who did not, grouped by why."""
     flash(result.message, "success" if result.changed else "warning")
-    for refusal in result.refused[:REFUSALS_SHOWN]:
-        flash(f"{refusal.email}: {refusal.reason}.", "warning")
-    if len(result.refused) > REFUSALS_SHOWN:
-        flash(f"…and {len(result.refused) - REFUSALS_SHOWN:,} more not changed.", "warning")
+    by_reason: dict[str, list[str]] = {}
+    for refusal in result.refused:
+        by_reason.setdefault(refusal.reason, []).append(refusal.email)
+    for reason, emails in by_reason.items():
+        shown = ", ".join(emails[:REFUSALS_SHOWN])
+        more = f" and {len(emails) - REFUSALS_SHOWN:,} more" if len(emails) > REFUSALS_SHOWN else ""
+        flash(f"Not changed, {reason}: {shown}{more}.", "warning")
 
 
 def _list_query() -> tuple[ListQuery, str | None]:

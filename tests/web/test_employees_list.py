@@ -216,7 +216,7 @@ def test_bulk_pause_refreshes_the_rows_and_announces_each_refusal(signed_in, csr
     assert "Paused sync for 3 employees (person000@acme.example, person001@acme.example, person002@acme.example)." \
         in status
     assert "1 employee not changed." in status
-    assert "gone@acme.example: excluded from sync; include it first." in status
+    assert "Not changed, excluded from sync; include it first: gone@acme.example." in status
     [event] = db.exec(select(AuditEvent).where(AuditEvent.action == "employee_paused")).all()
     assert event.details["employees"] == [e.email for e in active]
 
