@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auto_sync", "settings.auto_sync", "Sync automatically every day",
             "Off: Sigsync syncs only when someone presses Sync now.", "check"),
     Setting("sync_time", "settings.sync_time", "Time of the daily sync",
-            "A quiet hour, as HH:MM on a 24-hour clock.", "time"),
+            "Pick a quiet hour: the sync starts at this time every day.", "time"),
     Setting("timezone", "settings.timezone", "Time zone of the daily sync",
             "The time above is in this time zone.", "timezone"),
 )
@@ -79,7 +79,7 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Who is imported", ("import_new_users", "include_disabled", "include_guests")),
     ("Employee data", ("overwrite_manual", "empty_values", "department_sync", "photos")),
-    ("When someone leaves", ("removal", "removal_threshold_count", "removal_threshold_percent")),
+    ("Removals", ("removal", "removal_threshold_count", "removal_threshold_percent")),
     ("Schedule", ("auto_sync", "sync_time", "timezone")),
 )
 

@@ -59,7 +59,7 @@ def test_every_setting_has_a_labelled_control_a_one_line_hint_and_its_saved_valu
     assert 'id="sync_time" name="sync_time" type="time" value="03:00"' in page
     assert '<option value="Europe/Berlin" selected>Europe/Berlin</option>' in page
     assert 'id="removal_threshold_count" name="removal_threshold_count" type="number" value="50"' in page
-    assert '<button type="submit" class="button button-primary">Save settings</button>' in page
+    assert '<button type="submit" class="button button-primary" id="save-settings">Save settings</button>' in page
     assert "Pause sync for everyone" in page and 'href="/connect/disconnect"' in page
 
 
