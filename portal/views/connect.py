@@ -170,7 +170,7 @@ def callback() -> Response:
     if not expected or not secrets.compare_digest(str(request.args.get("state", "")), str(expected)):
         return _problem(_forged_outcome())
     if request.args.get("error"):
-        return _problem(_declined_outcome(request.args, pending.get("kind", "")))
+        return _problem(_declined_outcome(request.args))
     try:
         if pending["kind"] == "delegated":
             tenant_id, token_cache, user = m365_auth.finish_consent(web.app_config(), pending["flow"], request.args)
@@ -243,7 +243,7 @@ def _forged_outcome() -> Outcome:
         "Start connecting again from this page, in one tab only.")
 
 
-def _declined_outcome(args, kind: str) -> Outcome:
+def _declined_outcome(args) -> Outcome:
     error = args.get("error", "")
     description = _first_line(args.get("error_description", ""))
     code = _aadsts(description)
