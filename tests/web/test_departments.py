@@ -180,7 +180,7 @@ def test_renaming_a_sync_made_department_says_what_the_next_sync_does(signed_in,
     sales = department(db, org, "Sales", source="sync", members=2)
     page = signed_in.get(f"/departments/{sales.id}").get_data(as_text=True)
     assert "The sync made this department from Microsoft 365 data" in page
-    assert "the next sync that assigns “Sales” creates it again" in page
+    assert "the next sync that assigns its Microsoft 365 name creates that department again" in " ".join(page.split())
     response = post(signed_in, f"/departments/{sales.id}/rename", {"name": "Vertrieb"}, follow_redirects=True)
     page = response.get_data(as_text=True)
     assert "“Sales” came from Microsoft 365." in page and "creates that department again" in page
@@ -233,4 +233,12 @@ def test_deleting_a_sync_made_department_says_the_sync_makes_it_again(signed_in,
     sales = department(db, org, "Sales", source="sync", members=1)
     confirm = signed_in.get(f"/departments/{sales.id}/delete").get_data(as_text=True)
     assert "1 employee loses this department; nobody is deleted." in confirm
-    assert "the next sync that assigns “Sales” creates it" in confirm
+    assert "1 of them was put in it by the sync" in confirm
+    assert "puts that employee back in it" in " ".join(confirm.split())
+
+
+def test_deleting_a_department_made_by_hand_says_nothing_about_the_sync(signed_in, db, org):
+    board = department(db, org, "Board", members=2)
+    confirm = signed_in.get(f"/departments/{board.id}/delete").get_data(as_text=True)
+    assert "2 employees lose this department; nobody is deleted." in confirm
+    assert 'id="delete-sync"' not in confirm
