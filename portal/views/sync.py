@@ -134,13 +134,24 @@ def _index_page(problem: str | None = None, problem_title: str | None = "The syn
     return web.render("sync/index.html", partial="sync/_body.html", status=status, **context)
 
 
-def _connection_problem(session, org) -> str | None:
-    """Why "Sync now" cannot work at the moment (no connection, paused, needs consent), or None."""
+def _connection_problem(session, org) -> tuple[str, tuple[str, str] | None] | None:
+    """Why "Sync now" cannot work at the moment (no connection, paused, needs consent) and the link that
+    fixes it (text, url) when that page exists; None when it can."""
     try:
         connection = connections.live_connection(session.connection(), org.id)
     except connections.ConnectionProblem as exc:
-        return str(exc)
-    return REFUSED_STATES.get(connection.state)
+        return str(exc), _fix("Connect Microsoft 365", "connect.index")
+    problem = REFUSED_STATES.get(connection.state)
+    if problem is None:
+        return None
+    if connection.state == "paused":
+        return problem, _fix("Resume the sync in Settings", "settings.index")
+    return problem, _fix("Reconnect Microsoft 365", "connect.index")
+
+
+def _fix(text: str, endpoint: str) -> tuple[str, str] | None:
+    url = web.url_if(endpoint)
+    return None if url is None else (text, url)
 
 
 def _mode_words(mode: str) -> str:

@@ -149,6 +149,7 @@ def test_another_organisations_runs_are_not_found_by_guessed_ids(signed_in, db, 
 def test_without_a_connection_the_page_says_so_and_sync_now_starts_nothing(signed_in, db, org, queue):
     page = signed_in.get("/sync/").get_data(as_text=True)
     assert "not connected to Microsoft 365. Connect it first." in page
+    assert '<a href="/connect/">Connect Microsoft 365</a>' in page
     assert ">Sync now</button>" not in page
     assert "No sync has run yet." in page
     response = sync_now(signed_in, "changes")
@@ -161,6 +162,7 @@ def test_a_paused_connection_says_how_to_sync_again(signed_in, db, org, queue):
     connect(db, org, state="paused")
     page = signed_in.get("/sync/").get_data(as_text=True)
     assert "The Microsoft 365 connection is paused. Resume it to sync." in page
+    assert '<a href="/settings/">Resume the sync in Settings</a>' in page
     assert ">Sync now</button>" not in page
     assert sync_now(signed_in, "changes").status_code == 409
     assert runs_of(db, org) == []
@@ -225,6 +227,16 @@ def test_with_the_job_queue_down_the_page_says_what_to_do(app, signed_in, db, or
     assert "The job queue (Redis) is unreachable" in table_rows(page, "runs-table")[0]
 
 
+def test_the_sync_page_answers_htmx_with_its_body_only(signed_in, db, org):
+    connect(db, org)
+    add_run(db, org)
+    response = signed_in.get("/sync/", headers=hx())
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<div id="sync-body"')
+    assert 'hx-trigger="run-finished from:body"' in body and 'id="runs-table"' in body
+
+
 # -- the list of runs -------------------------------------------------------------------------------
 
 
@@ -281,7 +293,8 @@ def test_a_run_page_filters_decisions_by_kind_a_page_at_a_time(signed_in, db, or
     kept = signed_in.get(f"/sync/runs/{run_id}?kind=kept_manual").get_data(as_text=True)
     [row] = table_rows(kept, "decisions-table")
     assert "kept_manual-000@acme.example" in row
-    assert "<strong>Job title</strong>" in row and "Typed in Sigsync, kept “Boss”" in row and "Microsoft 365 “CEO”" in row
+    assert "<strong>Job title</strong>" in row
+    assert "Typed in Sigsync, kept “Boss”" in row and "Microsoft 365 “CEO”" in row
 
     created, url = [], f"/sync/runs/{run_id}?kind=created"
     while url:
