@@ -135,6 +135,10 @@ def verdicts(rows: list[dict], users: int) -> list[str]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["portal"]:  # python -m bench portal …: the portal's lists (bench/portal.py)
+        from bench.portal import main as portal_main
+
+        return portal_main(sys.argv[2:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=100_000)

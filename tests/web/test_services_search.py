@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from portal.db import session_scope
-from portal.employees import add_employee, assign_department, edit_employee
+from portal.employees import add_employee, assign_department, edit_employee, search
 from portal.employees.search import (
     count_employees,
     fold,
@@ -134,8 +134,10 @@ def test_pages_lose_and_repeat_no_row_and_break_ties_by_id(session, acme, crowd,
     assert everything(session, acme, sort=sort, limit=7) == expected(session, acme, sort)
 
 
+@pytest.mark.parametrize("large_department", [0, 10_000])  # both plans: walk the list, or start from members
 @pytest.mark.parametrize("sort", ["name", "updated"])
-def test_filters_and_search_page_together(session, acme, crowd, sort):
+def test_filters_and_search_page_together(session, acme, crowd, sort, large_department, monkeypatch):
+    monkeypatch.setattr(search, "LARGE_DEPARTMENT", large_department)
     member_ids = set(session.connection().execute(
         select(EmployeeDepartment.employee_id).where(EmployeeDepartment.department_id == crowd.id)).scalars())
     got = everything(session, acme, q="anna", status="active", department_id=crowd.id, sort=sort, limit=4)

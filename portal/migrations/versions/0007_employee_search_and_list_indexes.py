@@ -35,8 +35,9 @@ def _fold(text: str) -> str:
 
 
 def _search_text(display: str, first: str, last: str, email: str) -> str:
-    shown = display or f"{first} {last}".strip() or email
-    return _fold(f"{shown} {first} {last} {email}")
+    shown = _fold(display or f"{first} {last}".strip() or email)
+    extra = [word for word in _fold(f"{first} {last}").split(" ") if word and word not in shown.split(" ")]
+    return " ".join([shown, *extra, _fold(email)])
 
 
 LIST_INDEXES = {
