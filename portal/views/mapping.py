@@ -177,7 +177,18 @@ def _render(connection: Connection | None, form: MappingForm, problems: dict[str
             status: int = 200) -> Response:
     return web.render("mapping/index.html", partial="mapping/_editor.html", status=status, connection=connection,
                       form=form, problems=problems or {}, fields=STANDARD_FIELDS, field_label=field_label,
-                      attributes=config_form.KNOWN_ATTRIBUTES, max_custom=MAX_CUSTOM_FIELDS)
+                      attributes=config_form.KNOWN_ATTRIBUTES, max_custom=MAX_CUSTOM_FIELDS,
+                      problem_label=lambda target: _problem_label(form, target))
+
+
+def _problem_label(form: MappingForm, target: str) -> str:
+    """Where a problem is, for the summary above the form ("Job title: ", "Custom field 2: ")."""
+    if target.startswith("map-"):
+        return f"{field_label(target[4:])}: "
+    m = re.fullmatch(r"custom-(\d+)-\w+", target)
+    if m is not None:
+        return f"Custom field {int(m.group(1)) + 1}: "
+    return ""
 
 
 def _connection() -> Connection | None:

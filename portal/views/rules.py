@@ -205,6 +205,25 @@ def input_problems(rules: list[RuleForm], problems: dict[str, str]) -> dict[str,
     return found
 
 
+_PART_NAMES = {
+    "name": "name", "description": "description", "match": "match", "attribute": "attribute", "operator": "test",
+    "value": "value", "group_search": "group", "dept_mode": "departments", "dept_names": "department names",
+    "dept_attribute": "department attribute", "dept_split": "separator",
+}
+
+
+def problem_label(rules: list[RuleForm], target: str) -> str:
+    """Where a problem is, for the summary above the form: "Rule 2 “Sales”, condition 1, value"."""
+    m = re.fullmatch(r"rules-(\d+)-(?:conditions-(\d+)-)?(\w+)", target)
+    if m is None or int(m.group(1)) >= len(rules):
+        return ""
+    i = int(m.group(1))
+    where = f"Rule {i + 1}" + (f" “{rules[i].name}”" if rules[i].name else "")
+    if m.group(2) is not None:
+        where += f", condition {int(m.group(2)) + 1}"
+    return f"{where}, {_PART_NAMES.get(m.group(3), m.group(3))}"
+
+
 def _target(rules: list[RuleForm], path: str) -> str:
     m = re.fullmatch(r"import_rules\[(\d+)\]((?:\.\w+|\[\d+\])*)", path)
     if m is None or int(m.group(1)) >= len(rules):
@@ -351,6 +370,7 @@ def _render(connection: Connection | None, rules: list[RuleForm], problems: dict
             status: int = 200) -> Response:
     return web.render("rules/index.html", partial="rules/_editor.html", status=status, connection=connection,
                       rules=rules, problems=problems or {}, operators=OPERATOR_LABELS,
+                      labels={t: problem_label(rules, t) for t in problems or {}},
                       attributes=config_form.KNOWN_ATTRIBUTES, max_rules=MAX_RULES)
 
 

@@ -122,6 +122,7 @@ def test_bad_input_comes_back_inline_and_nothing_is_lost(signed_in, db, connecti
     assert response.status_code == 200
     assert re.search(r'id="map-job_title"[^>]*value="jobTitel"[^>]*aria-invalid="true"', body)
     assert "did you mean jobTitle?" in body
+    assert "Job title: jobTitel is not a Microsoft 365 user attribute" in body  # the summary says where
     assert "businessPhones is a list; pick one entry, e.g. businessPhones[0]" in body
     assert re.search(r'id="map-email"[^>]*aria-invalid="true" aria-describedby="map-email-error"', body)
     assert 'value="employeeOrgData.costCenter"' in body  # the custom row is still there
