@@ -58,6 +58,7 @@ class Config:
     http_timeout: int = 30
     public_url: str = "http://127.0.0.1:5000"
     rq_queue: str = "sigsync"
+    trusted_proxies: int = 0  # SIGSYNC_TRUSTED_PROXIES: reverse proxies in front of the portal that set X-Forwarded-*
 
     @classmethod
     def from_env(cls) -> Config:
@@ -80,6 +81,7 @@ class Config:
             http_timeout=_int("SIGSYNC_HTTP_TIMEOUT", 30),
             public_url=(_env("SIGSYNC_PUBLIC_URL") or cls.public_url).rstrip("/"),
             rq_queue=_env("SIGSYNC_QUEUE") or "sigsync",
+            trusted_proxies=_int("SIGSYNC_TRUSTED_PROXIES", 0),
         )
         config.validate()
         return config
@@ -99,6 +101,9 @@ class Config:
         for name, value in (("MS_AUTHORITY_HOST", self.ms_authority_host), ("GRAPH_URL", self.graph_url)):
             if value and not value.startswith("https://"):
                 problems.append(f"{name} must be an https:// URL (Microsoft and MSAL require TLS)")
+        if not 0 <= self.trusted_proxies <= 5:
+            problems.append("SIGSYNC_TRUSTED_PROXIES must be 0 (no reverse proxy) or the number of proxies in front, "
+                            "at most 5")
         if not self._fernet_key_ok():
             problems.append(
                 "TOKEN_ENCRYPTION_KEY is not a Fernet key; make one with "

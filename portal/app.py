@@ -45,7 +45,18 @@ def create_app(config: Config | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_security_headers(app)
+    trust_proxies(app, config.trusted_proxies)
     return app
+
+
+def trust_proxies(app: Flask, count: int) -> None:
+    """Behind ``count`` reverse proxies, take the client's address, scheme and host from their X-Forwarded-*
+    headers (the sign-in throttle counts per client address). With 0 those headers are ignored: anyone can send them.
+    """
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_extensions(app: Flask) -> None:
