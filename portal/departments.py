@@ -55,15 +55,18 @@ class DeleteImpact:
 
 
 def list_departments(session: Session, org: Organization) -> list[DepartmentView]:
-    """The organisation's departments by name, each with its number of members (one query)."""
-    rows = session.connection().execute(
-        select(Department.id, Department.name, Department.source, Department.created_at,
-               func.count(EmployeeDepartment.employee_id))
-        .outerjoin(EmployeeDepartment, EmployeeDepartment.department_id == Department.id)
-        .where(Department.organization_id == org.id)
-        .group_by(Department.id, Department.name, Department.source, Department.created_at)
-    ).all()
-    views = [DepartmentView(r[0], r[1], r[2], r[4], _aware(r[3])) for r in rows]
+    """The organisation's departments by name, each with its number of members (one GROUP BY)."""
+    conn = session.connection()
+    departments = conn.execute(select(Department.id, Department.name, Department.source, Department.created_at)
+                               .where(Department.organization_id == org.id)).all()
+    # Counted from the membership index alone (department_id, employee_id); joining the departments
+    # into the GROUP BY made SQLite sort 100,000 rows (80 ms against 25 ms).
+    counts = dict(conn.execute(
+        select(EmployeeDepartment.department_id, func.count())
+        .where(EmployeeDepartment.department_id.in_(select(Department.id).where(Department.organization_id == org.id)))
+        .group_by(EmployeeDepartment.department_id)
+    ).all())
+    views = [DepartmentView(d.id, d.name, d.source, counts.get(d.id, 0), _aware(d.created_at)) for d in departments]
     return sorted(views, key=lambda d: (fold(d.name), d.name, d.id))
 
 
