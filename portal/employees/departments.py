@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from portal.employees.fields import department_key
 from portal.employees.records import get_employee
 from portal.errors import InvalidValue, NotFound
-from portal.models import Department, EmployeeDepartment, Organization
+from portal.models import Department, Employee, EmployeeDepartment, Organization, utcnow
 
 DEPARTMENT_NAME_MAX = 200
 
@@ -27,7 +28,7 @@ def assign_department(session: Session, organization: Organization, email: str, 
         # The admin now owns a membership the sync made, so a later sync must not take it away.
         link.source = "manual"
         session.add(link)
-    session.flush()
+    _changed_by_hand(session, employee)
     return department
 
 
@@ -40,12 +41,21 @@ def unassign_department(session: Session, organization: Organization, email: str
     if link is None:
         raise NotFound(f"{employee.email} is not in department {name!r}.")
     session.delete(link)
+    _changed_by_hand(session, employee)
+
+
+def _changed_by_hand(session: Session, employee: Employee) -> None:
+    # A membership changed by hand is a change to the employee: the next sync, delta or full, judges it.
+    employee.updated_at = utcnow()
+    session.add(employee)
     session.flush()
 
 
 def _find_department(session: Session, organization: Organization, name: str) -> Department | None:
-    query = select(Department).where(Department.organization_id == organization.id, Department.name == name)
-    return session.exec(query).first()
+    key = department_key(name)
+    # Compared in Python: SQL's lower() folds only ASCII on SQLite, and department lists are short.
+    departments = session.exec(select(Department).where(Department.organization_id == organization.id)).all()
+    return next((d for d in sorted(departments, key=lambda d: d.id) if department_key(d.name) == key), None)
 
 
 def _clean_name(name: str) -> str:

@@ -85,3 +85,8 @@ def _within(name: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidValue(f"{name} is too long ({len(value)} characters; at most {limit}).")
     return value
+
+
+def department_key(name: str) -> str:
+    """The one rule for department names, by hand and in the sync: "Sales", "SALES" and " sales " are one."""
+    return name.strip().casefold()

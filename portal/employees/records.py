@@ -9,7 +9,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from portal.employees.fields import clean_fields, normalize_email
+from portal.employees.fields import clean_fields, department_key, normalize_email
 from portal.employees.seats import ensure_seat_available
 from portal.errors import AlreadyExists, InvalidValue, NotFound
 from portal.models import Department, Employee, EmployeeDepartment, Organization, utcnow
@@ -141,8 +141,8 @@ def set_departments(session: Session, organization: Organization, employee: Empl
             continue
         if len(name) > DEPARTMENT_NAME_MAX:
             raise InvalidValue(f"Department name is too long ({len(name)} characters; at most {DEPARTMENT_NAME_MAX}).")
-        wanted.setdefault(name.casefold(), name)
-    current = {m.name.casefold(): m for m in memberships(session, employee)}
+        wanted.setdefault(department_key(name), name)
+    current = {department_key(m.name): m for m in memberships(session, employee)}
     left = [m for key, m in current.items() if key not in wanted]
     joined = [name for key, name in wanted.items() if key not in current]
     for membership in left:

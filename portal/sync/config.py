@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from portal.employees.fields import EMPLOYEE_FIELDS
+from portal.employees.fields import EMPLOYEE_FIELDS, department_key
 from portal.errors import SigsyncError
 from portal.sync.paths import attribute_problem, top_level
 
@@ -65,7 +65,8 @@ MAX_RULE_NAME = 100
 MAX_DEPARTMENT_NAME = 200  # Department.name
 # Settings that only say *when* to sync: changing them must not force a full run.
 SCHEDULE_SETTINGS = ("auto_sync", "sync_time", "timezone")
-BASE_SELECT = ("id", "mail", "userPrincipalName", "accountEnabled", "userType")
+# proxyAddresses: a manual employee typed with one of a user's other addresses is matched to it.
+BASE_SELECT = ("id", "mail", "userPrincipalName", "accountEnabled", "userType", "proxyAddresses")
 
 
 class ConfigInvalid(SigsyncError, ValueError):
@@ -566,7 +567,7 @@ def _parse_department_names(reader: _Reader, data: object, path: str) -> tuple[s
         name = name.strip()
         if len(name) > MAX_DEPARTMENT_NAME:
             reader.problem(f"{path}[{index}]", f"is longer than {MAX_DEPARTMENT_NAME} characters")
-        elif name.casefold() not in seen:
-            seen.add(name.casefold())
+        elif department_key(name) not in seen:
+            seen.add(department_key(name))
             names.append(name)
     return tuple(names)

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
+from portal.employees.fields import department_key
 from portal.employees.seats import BILLABLE_STATUSES
 from portal.errors import SigsyncError
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
@@ -40,7 +42,6 @@ from portal.sync.plan import (
     CONFLICT,
     DEFER,
     KEEP,
-    LINK,
     REUSE,
     AddressClaim,
     EmployeeState,
@@ -281,7 +282,10 @@ class _Run:
             delta_link = page.delta_link or delta_link
         self._collect_removed(removed_ids)
         self._regroup_changed_members()
-        self._replan_touched()
+        since = self._previous_run_start()
+        if since is not None:
+            self._replan_touched(since)
+            self._link_touched_manual(since)
         return delta_link
 
     # -- one page of users --------------------------------------------------------------------
@@ -357,8 +361,12 @@ class _Run:
         return changes
 
     def _load_existing(self, conn: DBConnection, users: list[dict]) -> Existing:
-        existing = load_existing(conn, self.org.id, [u["id"] for u in users],
-                                 [e for e in (self.mapper.email(u) for u in users) if e], with_photo=self.photos)
+        addresses = []
+        for u in users:
+            if (email := self.mapper.email(u)) is not None:
+                addresses += [email, *_other_addresses(u, email)]
+        existing = load_existing(conn, self.org.id, [u["id"] for u in users], list(dict.fromkeys(addresses)),
+                                 with_photo=self.photos)
         if self.dry_removed:  # a dry run removed nobody: show the rest of the run the employees as it left them
             existing = _as_removed(existing, self.dry_removed)
         return existing
@@ -375,9 +383,9 @@ class _Run:
             return
         verdict = self.rules.evaluate(user, self.chunk_groups.get(uid, frozenset()))
         if not verdict.imported:
-            self._out_of_scope(changes, uid, email, emp, verdict.reason)
+            self._out_of_scope(changes, user, email, emp, verdict.reason)
             return
-        claim = self._claim(uid, email, emp, existing)
+        claim = self._claim(user, email, emp, existing)
         if claim.outcome == DEFER:  # the holder's user may still move: decided once every page was read
             self.deferred_addresses.append(uid)
             if emp is not None:
@@ -386,8 +394,8 @@ class _Run:
         if claim.outcome == CONFLICT:
             changes.decisions.append(Decision("conflict", uid, email, claim.reason))
             return
-        target = existing.by_email.get(email) if claim.outcome in (LINK, REUSE) else emp
         state = claim.employee
+        target = existing.by_email.get(state.email) if state is not None else None
         manager_id = manager_id_of(user)
         incoming = self._incoming(user, manager_id, managers, photos)
         deferred = state is None and self.defer_managers and manager_id is not None and manager_id not in managers
@@ -400,11 +408,13 @@ class _Run:
         departments = verdict.departments
         if target is not None and target.manual_departments and claim.outcome != REUSE:
             # A membership the admin assigned by hand is theirs: the sync neither makes nor counts it.
-            departments = tuple(d for d in departments if d.casefold() not in target.manual_departments)
+            departments = tuple(d for d in departments if department_key(d) not in target.manual_departments)
         plan = plan_user(incoming, departments, state, self.settings, m365_id=uid, reset=claim.outcome == REUSE)
         self._note_address(uid, state, plan, incoming["email"])
         employee_id = state.id if state is not None else None
-        decisions = [Decision(kind, uid, email, claim.reason if kind == "replaced" else _reason(kind, verdict, plan),
+        decisions = [Decision(kind, uid, email,
+                              claim.reason if kind in ("replaced", "linked") and claim.reason
+                              else _reason(kind, verdict, plan),
                               _details(kind, plan), employee_id=employee_id) for kind in plan.decisions]
         if uid in self.completing:
             decisions = [d for d in decisions if d.kind != "updated"]
@@ -418,8 +428,9 @@ class _Run:
             return
         self._update(changes, user, target, plan, decisions, photos)
 
-    def _claim(self, uid: str, email: str, emp: Known | None, existing: Existing) -> AddressClaim:
+    def _claim(self, user: dict, email: str, emp: Known | None, existing: Existing) -> AddressClaim:
         """Ask ``address_owner`` who gets ``email``, with what this run knows about its holder."""
+        uid = user["id"]
         holder = self.ledger.holder(email, existing.by_email.get(email))
         claimed_by = self.ledger.claims.get(email)
         if claimed_by is None and self.seats.holds(email):
@@ -427,9 +438,17 @@ class _Run:
         settled = holder is not None and (
             holder.state.id in self.seen_dry if self.seen_dry is not None
             else holder.seen_in_run == self.run.id or holder.last_user in self.ledger.planned)
+        alias = None
+        if emp is None and holder is None:
+            # A manual employee typed with one of the user's other addresses (never another person's).
+            alias = next((k for a in _other_addresses(user, email)
+                          if (k := self.ledger.holder(a, existing.by_email.get(a))) is not None
+                          and k.state.m365_id is None and k.last_user in (None, uid)
+                          and self.ledger.claims.get(a, uid) == uid), None)
         return address_owner(uid, email, emp.state if emp else None, holder.state if holder else None,
                              holder_last_user=holder.last_user if holder else None, claimed_by=claimed_by,
-                             holder_settled=settled, final=self.settling)
+                             alias_holder=alias.state if alias else None, holder_settled=settled,
+                             final=self.settling)
 
     def _note_address(self, uid: str, state: EmployeeState | None, plan: Plan, address: str) -> None:
         """Remember what this user's plan does to addresses, for the users planned after it."""
@@ -545,13 +564,28 @@ class _Run:
                 changes.creates.append(new)
         return changes
 
-    def _out_of_scope(self, changes: PageChanges, uid: str, email: str, emp: Known | None, reason: str) -> None:
+    def _out_of_scope(self, changes: PageChanges, user: dict, email: str, emp: Known | None, reason: str) -> None:
+        uid = user["id"]
         changes.decisions.append(Decision("out_of_scope", uid, email, reason,
                                           employee_id=emp.state.id if emp else None))
         # A full run finds these by what it did not see; a delta run must note them here.
         if emp is not None and self.mode == "delta" and emp.state.status == "active":
             self.removal_candidates.append(
                 removals.Removal(emp.state.id, uid, emp.state.email, f"left the import scope: {reason}"))
+        # Outside the scope it may still manage employees: what their reports show of it must follow.
+        if emp is None:
+            if self.mode == "delta":  # nothing stored to compare with: its reports are planned again
+                self.changed_ids.add(uid)
+                self.managers.remember(user)
+            return
+        snapshot = graph_snapshot(user)
+        if snapshot != emp.snapshot:  # stored data stays current, so no run reads a stale manager
+            changes.updates.append(EmployeeUpdate(
+                emp.state.id, {"m365_snapshot": snapshot, "manager_m365_id": manager_id_of(user)}, None, [],
+                m365_id=uid, read_version=emp.updated_at))
+            if any(snapshot.get(f) != emp.snapshot.get(f) for f in self.managers.fields):
+                self.changed_ids.add(uid)
+                self.managers.remember(user)
 
     def _mark_seen(self, changes: PageChanges, employee_id: int) -> None:
         if self.seen_dry is not None:
@@ -594,6 +628,9 @@ class _Run:
         if not removed:
             return
         ids = sorted({rid for rid, _reason in removed})
+        if self.managers.enabled:  # their reports have no manager now, as a full run would find
+            self.managers.forget(ids)
+            self.changed_ids.update(ids)
         rows = []
         for start in range(0, len(ids), self.PAGE_FLUSH):  # a mass deletion must not overflow one IN list
             chunk = ids[start:start + self.PAGE_FLUSH]
@@ -623,22 +660,22 @@ class _Run:
             users += self._fetch_users([i for i in ids if i not in known])
             self._process(users, full=False)
 
-    def _replan_touched(self) -> None:
-        """Plan again the employees an admin changed since the last run (resumed, included, edited by hand).
-
-        Graph's delta does not bring them back, but a full run would judge them again: planning them
-        from their stored Graph data makes a delta run end where a full run would.
-        """
-        with self.engine.begin() as conn:
-            # From the previous run's start: an edit made while it ran, after its page was written, counts.
-            since = conn.execute(
+    def _previous_run_start(self) -> Any:
+        """When the last real run that succeeded started (an edit made while it ran counts as after it)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
                 select(SyncRun.started_at).where(
                     SyncRun.connection_id == self.connection.id, SyncRun.id != self.run.id,
                     SyncRun.status == "succeeded", SyncRun.mode.in_(("full", "delta")))
                 .order_by(SyncRun.id.desc()).limit(1)
             ).scalar()
-        if since is None:
-            return
+
+    def _replan_touched(self, since: Any) -> None:
+        """Plan again the employees an admin changed since the last run (resumed, included, edited by hand).
+
+        Graph's delta does not bring them back, but a full run would judge them again: planning them
+        from their stored Graph data makes a delta run end where a full run would.
+        """
         after_id = 0
         while True:
             with self.engine.begin() as conn:
@@ -655,6 +692,46 @@ class _Run:
             after_id = rows[-1].id
             self._process([snap for _id, m365_id, snap in rows
                            if snap and snap.get("id") and m365_id not in self.processed_ids], full=False)
+
+    def _link_touched_manual(self, since: Any) -> None:
+        """Find the users of manual employees an admin added, resumed or included since the last run.
+
+        A full run matches them to their user by address; delta brings no such user unless it changed,
+        so they are looked up by address (primary, user principal name or another SMTP address).
+        """
+        after_id = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(Employee.id, Employee.email).where(
+                        Employee.organization_id == self.org.id, Employee.status == "active",
+                        Employee.m365_id.is_(None), Employee.updated_at > since, Employee.id > after_id)
+                    .order_by(Employee.id).limit(self.PAGE_FLUSH)
+                ).all()
+            if not rows:
+                return
+            after_id = rows[-1].id
+            users = self._users_by_address([email for _id, email in rows])
+            self._process([u for u in users if u["id"] not in self.processed_ids], full=False, counted=False,
+                          read_photos=True)
+
+    def _users_by_address(self, addresses: list[str]) -> list[dict]:
+        fields = ",".join(f for f in self.select if f != "manager")
+        urls = {}
+        for i, address in enumerate(addresses):
+            quoted = address.replace("'", "''")
+            query = {"$filter": f"mail eq '{quoted}' or userPrincipalName eq '{quoted}' or "
+                                f"proxyAddresses/any(x:x eq 'smtp:{quoted}')", "$select": fields}
+            if self.managers.enabled:
+                query["$expand"] = "manager($select=id)"
+            urls[str(i)] = "/users?" + urlencode(query, quote_via=quote)
+        found: dict[str, dict] = {}
+        for answer in self.graph.batch_get(urls).values():
+            if answer.status == 200 and isinstance(answer.body, dict):
+                for user in answer.body.get("value") or ():
+                    if isinstance(user, dict) and user.get("id"):
+                        found[user["id"]] = self._as_delta_record(user)
+        return list(found.values())
 
     def _settle_addresses(self) -> None:
         """Plan the users whose address was held by an employee whose user had not been met yet.
@@ -803,6 +880,15 @@ class _Run:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+def _other_addresses(user: dict, primary: str) -> list[str]:
+    """The user's other SMTP addresses (``proxyAddresses``), lower-case, without ``primary``."""
+    found = []
+    for proxy in user.get("proxyAddresses") or ():
+        if isinstance(proxy, str) and proxy[:5].lower() == "smtp:" and (a := proxy[5:].strip().lower()) != primary:
+            found.append(a)
+    return found
+
 
 def _as_removed(existing: Existing, removed: dict[int, str]) -> Existing:
     """The employees as a real run's removals (``removed``: employee id -> decision kind) would leave them."""

@@ -32,6 +32,7 @@ class ManagerDirectory:
         self.enabled = enabled
         self._cache: dict[str, dict] = {}
         self._outsiders: dict[str, dict] = {}  # prefetched; kept apart so clearing the cache keeps them
+        self._gone: set[str] = set()  # deleted in this run: no stored data may stand in for them
 
     def resolve(self, engine: Engine, ids: set[str], chunk: Iterable[dict] = (), *,
                 ask_graph: bool = True) -> dict[str, dict]:
@@ -40,6 +41,7 @@ class ManagerDirectory:
         ``ask_graph=False`` looks only here and in the database: a full run meets most managers later
         in the stream anyway, so their reports are completed at its end instead of one $batch a page.
         """
+        ids = ids - self._gone
         if not self.enabled or not ids:
             return {}
         found = {u["id"]: self._pick(u) for u in chunk if u.get("id") in ids}
@@ -83,6 +85,13 @@ class ManagerDirectory:
         if ids:
             self._outsiders = self._from_graph(sorted(ids))
         return len(ids)
+
+    def forget(self, ids: Iterable[str]) -> None:
+        """These users were deleted: they manage nobody any more."""
+        for i in ids:
+            self._gone.add(i)
+            self._cache.pop(i, None)
+            self._outsiders.pop(i, None)
 
     def remember(self, user: dict) -> None:
         """Keep the attributes of a user this run found new or changed (a dry run writes no row to read)."""

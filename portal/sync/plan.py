@@ -40,15 +40,18 @@ The new synced value of F is m in every row but the first, so planning the same 
 result yields no decisions. ``email`` is the matching key and always follows Graph.
 
 Departments: on create, on link, and on every run with ``department_sync == "always"``, the employee's
-sync-sourced departments become the rules' departments (``None`` when they are already equal, compared
-case-insensitively). Departments an admin assigned by hand are never touched.
+sync-made departments are the field ``departments`` (names folded and sorted, ``departments_value``) under
+the same policy: one an admin removed by hand is typed data, kept or overwritten as ``overwrite_manual``
+says, and ``empty_values`` does not apply (no department is a value). Departments an admin assigned by
+hand are the admin's: the engine leaves them out of the rules' departments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from portal.employees.fields import department_key
 from portal.sync.config import SyncSettings
 from portal.sync.seats import SeatAllocator
 
@@ -128,7 +131,16 @@ def plan_user(
     link = existing.m365_id is None or (m365_id is not None and existing.m365_id != m365_id)
     # A hand-made employee was never synced: every non-empty value in it was typed by hand.
     synced = {} if link and existing.source == "manual" else existing.synced_values
-    policy = _FieldPolicy(incoming, existing, synced, settings)
+    assumed: dict[str, str] = {}
+    if settings.department_sync == "always" or link:
+        # The sync's departments are a field like any other: removed or added by hand, they are typed
+        # data that overwrite_manual governs, on every kind of run.
+        incoming = {**incoming, DEPARTMENTS: departments_value(departments)}
+        current = departments_value(existing.departments_from_sync)
+        existing = replace(existing, values={**existing.values, DEPARTMENTS: current})
+        if synced:  # synced before departments were a field: as the sync left them
+            assumed[DEPARTMENTS] = current
+    policy = _FieldPolicy(incoming, existing, synced, settings, assumed)
     decisions = []
     if link:
         decisions.append(LINKED)
@@ -136,11 +148,8 @@ def plan_user(
     if existing.status == "inactive":
         status = "active"
         decisions.append(REACTIVATED)
-    new_departments = None
-    if settings.department_sync == "always" or link:
-        if _folded(departments) != _folded(existing.departments_from_sync):
-            new_departments = tuple(departments)
-    if policy.updated or new_departments is not None:
+    new_departments = tuple(departments) if DEPARTMENTS in policy.changes else None
+    if policy.updated:
         decisions.append(UPDATED)
     if policy.overwritten:
         decisions.append(OVERWROTE_MANUAL)
@@ -166,7 +175,7 @@ def _plan_new(incoming: Mapping[str, str], departments: tuple[str, ...], setting
     return Plan(
         action="create",
         changes={name: ("", value) for name, value in incoming.items() if value},
-        new_synced_values=dict(incoming),
+        new_synced_values={**incoming, DEPARTMENTS: departments_value(departments)},
         departments=tuple(departments),
         decisions=(CREATED,),
         status="active",
@@ -180,6 +189,8 @@ def _plan_reset(incoming: Mapping[str, str], departments: tuple[str, ...], exist
         return Plan(action="skip", decisions=(SKIPPED,), reason=IMPORT_OFF)
     changes: Changes = {}
     for name, now in existing.values.items():
+        if name == DEPARTMENTS:
+            continue  # replaced as a whole below
         value = incoming.get(name, "")
         if now != value:
             changes[name] = (now, value)
@@ -192,7 +203,7 @@ def _plan_reset(incoming: Mapping[str, str], departments: tuple[str, ...], exist
     return Plan(
         action="update",
         changes=changes,
-        new_synced_values=dict(incoming),
+        new_synced_values={**incoming, DEPARTMENTS: departments_value(departments)},
         departments=tuple(departments),
         decisions=(REPLACED,),
         status="active",
@@ -221,7 +232,8 @@ class _FieldPolicy:
     __slots__ = ("changes", "overwritten", "kept", "updated", "synced", "synced_changed")
 
     def __init__(
-        self, incoming: Mapping[str, str], existing: EmployeeState, synced: Mapping[str, str], settings: SyncSettings
+        self, incoming: Mapping[str, str], existing: EmployeeState, synced: Mapping[str, str], settings: SyncSettings,
+        assumed: Mapping[str, str] | None = None,
     ) -> None:
         keep_empty = settings.empty_values == "keep"
         overwrite = settings.overwrite_manual
@@ -236,11 +248,11 @@ class _FieldPolicy:
                 now, manual = existing.email, False  # the matching key always follows Microsoft 365
                 if not value:
                     continue
-            elif keep_empty and not value:
+            elif keep_empty and not value and name != DEPARTMENTS:
                 continue  # Microsoft 365 emptied it: keep what the employee has, and its synced value
             else:
                 now = current.get(name, "")
-            last = synced.get(name)
+            last = synced.get(name, (assumed or {}).get(name))
             if last != value:
                 if new_synced is None:
                     new_synced = dict(synced)
@@ -262,8 +274,12 @@ class _FieldPolicy:
         self.synced: Mapping[str, str] = new_synced if new_synced is not None else synced
 
 
-def _folded(names: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
-    return frozenset(name.casefold() for name in names)
+DEPARTMENTS = "departments"  # the pseudo-field of the sync-made department memberships
+
+
+def departments_value(names: tuple[str, ...] | frozenset[str]) -> str:
+    """Department names as one comparable field value: by ``department_key`` (one rule for names), sorted."""
+    return "; ".join(sorted({department_key(name) for name in names}))
 
 
 def apply_plan(existing: EmployeeState | None, plan: Plan, m365_id: str) -> EmployeeState | None:
@@ -324,6 +340,7 @@ def address_owner(
     holder: EmployeeState | None,
     *,
     holder_last_user: str | None = None,
+    alias_holder: EmployeeState | None = None,
     claimed_by: str | None = None,
     holder_settled: bool = True,
     final: bool = False,
@@ -331,7 +348,8 @@ def address_owner(
     """Who gets ``email``, which user ``uid`` wants; ``linked`` is the employee linked to ``uid``.
 
     ``holder`` is the employee that holds ``email`` now, if it is not ``linked``; ``holder_last_user``
-    the user it was last synced from (kept when it was unlinked). ``claimed_by`` is another user that took
+    the user it was last synced from (kept when it was unlinked). ``alias_holder``: a manual employee
+    typed with one of the user's other SMTP addresses (``proxyAddresses``). ``claimed_by`` is another user that took
     the address earlier in this run; ``holder_settled`` says whether the holder's user was already planned
     in this run (its address cannot change any more); ``final``: the run has read every page, decide now.
 
@@ -339,7 +357,8 @@ def address_owner(
     situation                                              outcome
     =====================================================  ====================================================
     another user took the address earlier in this run      linked: keep its address [conflict]; none: conflict
-    nobody else holds it                                   own
+    nobody else holds it                                   own; none and an ``alias_holder``: link that one,
+                                                             which takes the primary address
     holder manual, never synced from another user          none: link it; linked: keep [conflict]
     holder last synced from another user, now inactive     none: reuse it, reset; linked: keep [conflict]
       or unlinked (that user left)
@@ -352,6 +371,9 @@ def address_owner(
     if claimed_by is not None and claimed_by != uid:
         return AddressClaim(KEEP, linked, kept) if linked is not None else AddressClaim(CONFLICT, None, taken)
     if holder is None or (linked is not None and holder.id == linked.id):
+        if linked is None and alias_holder is not None:
+            return AddressClaim(LINK, alias_holder, f"matched by its other address {alias_holder.email}; "
+                                                    f"the employee takes the primary address {email}")
         return AddressClaim(OWN, linked)
     last_user = holder.m365_id or holder_last_user
     if last_user is None or last_user == uid:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection as DBConnection
 
-from portal.employees.fields import EMPLOYEE_FIELDS
+from portal.employees.fields import EMPLOYEE_FIELDS, department_key
 from portal.models import Department, Employee, EmployeeDepartment
 from portal.sync.photos import photo_hash
 from portal.sync.plan import EmployeeState
@@ -67,7 +67,7 @@ def load_existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[
             if source == "sync":
                 sync_depts.setdefault(emp_id, set()).add(name)
             else:
-                manual_depts.setdefault(emp_id, set()).add(name.casefold())
+                manual_depts.setdefault(emp_id, set()).add(department_key(name))
     by_m365: dict[str, Known] = {}
     by_email: dict[str, Known] = {}
     for e in rows:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from portal.employees.fields import department_key
 from portal.sync.config import MAX_DEPARTMENT_NAME, Condition, DepartmentSource, ImportRule, SyncSettings
 from portal.sync.mapping import as_text, truncate
 from portal.sync.paths import compile_path
@@ -122,7 +123,7 @@ def _union(found: list[tuple[str, ...]]) -> tuple[str, ...]:
     names: list[str] = []
     for group in found:
         for name in group:
-            key = name.casefold()
+            key = department_key(name)
             if key not in seen:
                 seen.add(key)
                 names.append(name)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection as DBConnection
 
-from portal.employees.fields import EMPLOYEE_FIELDS
+from portal.employees.fields import EMPLOYEE_FIELDS, department_key
 from portal.employees.search import SEARCHED_FIELDS, refresh_search_text
 from portal.models import Department, Employee, EmployeeDepartment, SyncDecision, utcnow
 
@@ -82,9 +82,9 @@ class DepartmentCache:
             rows = conn.execute(
                 select(Department.name, Department.id).where(Department.organization_id == self.organization_id)
             )
-            self._ids = {name.casefold(): dep_id for name, dep_id in rows}
+            self._ids = {department_key(name): dep_id for name, dep_id in rows}
         # One new department per name whatever its case ("Sales" and "SALES" are one department).
-        missing = sorted({n.casefold(): n for n in sorted(names) if n.casefold() not in self._ids}.values())
+        missing = sorted({department_key(n): n for n in sorted(names) if department_key(n) not in self._ids}.values())
         if missing:
             now = utcnow()
             created = conn.execute(
@@ -93,8 +93,8 @@ class DepartmentCache:
                  for n in missing],
             )
             for name, dep_id in created:
-                self._ids[name.casefold()] = dep_id
-        return {n: self._ids[n.casefold()] for n in names}
+                self._ids[department_key(name)] = dep_id
+        return {n: self._ids[department_key(n)] for n in names}
 
     def forget(self) -> None:
         """Drop the cache (after a rollback, ids created in it may not exist)."""

@@ -42,7 +42,8 @@ def test_a_new_user_is_created_with_every_value_and_its_departments():
     result = plan_user(incoming(first_name="Ada", fax=""), ("Sales",), None, settings())
     assert result.action == "create" and result.decisions == ("created",)
     assert result.changes == {"email": ("", EMAIL), "first_name": ("", "Ada")}
-    assert result.new_synced_values == {"email": EMAIL, "first_name": "Ada", "fax": ""}
+    # The departments are a synced field too, so a later run can tell one removed by hand.
+    assert result.new_synced_values == {"email": EMAIL, "first_name": "Ada", "fax": "", "departments": "sales"}
     assert result.departments == ("Sales",) and result.status == "active" and result.link
 
 
@@ -157,7 +158,8 @@ def test_a_hand_made_employee_matched_by_email_is_linked_and_its_typed_values_ar
     assert result.decisions == ("linked", "updated", "kept_manual")
     assert result.changes == {"first_name": ("", "Ada")}
     assert result.manual_kept == {"job_title": ("Boss", "Lead")}
-    assert result.new_synced_values == {"email": EMAIL, "job_title": "Lead", "city": "Oslo", "first_name": "Ada"}
+    assert result.new_synced_values == {"email": EMAIL, "job_title": "Lead", "city": "Oslo", "first_name": "Ada",
+                                        "departments": ""}
     linked = apply_plan(existing, result, UID)
     assert (linked.source, linked.m365_id) == ("m365", UID)
 
@@ -265,7 +267,8 @@ def test_kept_values_and_empty_values_are_never_written(existing, values, config
     if not config.overwrite_manual:
         assert result.manual_overwritten == {}
     if config.empty_values == "keep" and existing is not None:
-        assert all(after != "" for _, after in result.changes.values())
+        # Leaving every department rule is no emptied value: the departments follow the rules.
+        assert all(after != "" for name, (_, after) in result.changes.items() if name != "departments")
 
 
 # -- removals ---------------------------------------------------------------------------------------------------
