@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from portal.m365.graph import PAGE_SIZE
 from portal.sync.config import (
@@ -213,14 +214,14 @@ def user_groups(graph: GraphReader, user_id: str, rule_groups: Iterable[str]) ->
     wanted = {g.lower() for g in rule_groups}
     if not wanted:
         return frozenset()
-    path = f"users/{user_id}/transitiveMemberOf/microsoft.graph.group"
+    path = f"users/{quote(user_id, safe='@')}/transitiveMemberOf/microsoft.graph.group"
     found = {str(g.get("id", "")).lower() for g in graph.iter_values(path, {"$select": "id", "$top": PAGE_SIZE})}
     return frozenset(found & wanted)
 
 
 def explain_user(graph: GraphReader, cfg: SyncConfig, user_id: str) -> Explanation:
     """Read one user as a run would and say which rule imports them, or why none does."""
-    user = graph.get(f"users/{user_id}", user_params(cfg))
+    user = graph.get(f"users/{quote(user_id.strip(), safe='@')}", user_params(cfg))
     groups = user_groups(graph, str(user.get("id") or user_id), member_of_groups(cfg))
     return explain(user, cfg, groups)
 

@@ -19,6 +19,7 @@ bp = Blueprint("mapping", __name__, url_prefix="/settings/mapping")
 
 STANDARD_FIELDS = tuple(DEFAULT_MAPPING)  # the employee's columns and the photo, in the document's order
 _CUSTOM_ROW = re.compile(r"custom-(\d+)-key")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass
@@ -153,8 +154,8 @@ def preview_user() -> Response:
     connection = _require_connection()
     form = MappingForm.from_form(request.form)
     user_id = request.form.get("preview_user", "").strip()
-    if not user_id:
-        abort(400)
+    if not _GUID.fullmatch(user_id):
+        abort(400)  # the search suggestions send Graph's object ids; nothing else reaches Graph
     cfg, problems = _config_for(connection, form)
     web.db_session().commit()
     if cfg is None:
@@ -222,7 +223,8 @@ def _config_for(connection: Connection, form: MappingForm):
     try:
         return parse_config(document, default_timezone=web.current_org().timezone), {}
     except ConfigInvalid as exc:
-        return None, _input_problems(form, config_form.problems_by_path(exc.problems, "mapping"))
+        found = config_form.problems_by_path(exc.problems, "mapping")
+        return None, _input_problems(form, found) if found else {"mapping-form": str(exc)}
 
 
 def _ordered(mapping: dict[str, str]) -> list[tuple[str, str]]:

@@ -22,6 +22,8 @@ from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
 from tests.web.conftest import OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD, AuthActions, hx, read_csrf_token
 
+SOME_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed Graph object id
+
 
 @pytest.fixture(scope="module")
 def sim_server(tmp_path_factory) -> Iterator[SimulatorServer]:
@@ -186,7 +188,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, admin):
 def test_every_post_without_the_csrf_token_is_refused(signed_in, db, connection, path):
     before = stored_mapping(db, connection)
     response = signed_in.post(path, data={**form_of({"job_title": "city"}), "op": "add_custom",
-                                          "preview_user": "x"})
+                                          "preview_user": SOME_ID})
     assert response.status_code == 400
     assert stored_mapping(db, connection) == before
 
@@ -197,7 +199,7 @@ def test_another_organisations_admin_cannot_reach_this_connection(client, db, co
     token = read_csrf_token(client, "/settings/mapping/")
     for path in ("/settings/mapping/", "/settings/mapping/edit", "/settings/mapping/preview"):
         response = client.post(path, data={**form_of({"job_title": "city"}), "op": "add_custom",
-                                           "preview_user": "x"}, headers=hx(token))
+                                           "preview_user": SOME_ID}, headers=hx(token))
         assert response.status_code == 404, path
     assert client.get("/settings/mapping/users?user_search=a").status_code == 404
     assert stored_mapping(db, connection)["job_title"] == "jobTitle"

@@ -27,6 +27,7 @@ from simulator.state import Simulator, SimulatorSettings
 from tests.web.conftest import OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD, AuthActions, hx, read_csrf_token
 
 TENANT_USERS = 300
+SOME_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed Graph object id
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, admin):
                                   "/settings/rules/explain"])
 def test_every_post_without_the_csrf_token_is_refused(signed_in, connection, db, path):
     before = saved_rules(db, connection)
-    response = signed_in.post(path, data={**rule_fields({"name": "x"}), "op": "add_rule", "explain_user": "x"})
+    response = signed_in.post(path, data={**rule_fields({"name": "x"}), "op": "add_rule", "explain_user": SOME_ID})
     assert response.status_code == 400
     assert saved_rules(db, connection) == before
 
@@ -293,7 +294,7 @@ def test_another_organisations_admin_cannot_reach_this_connection(client, connec
     assert "Connect your Microsoft 365 tenant first" in text_of(client.get("/settings/rules/"))
     token = read_csrf_token(client, "/settings/rules/")
     for path in ("/settings/rules/", "/settings/rules/edit", "/settings/rules/preview", "/settings/rules/explain"):
-        response = client.post(path, data={**rule_fields({"name": "x"}), "op": "add_rule", "explain_user": "x"},
+        response = client.post(path, data={**rule_fields({"name": "x"}), "op": "add_rule", "explain_user": SOME_ID},
                                headers=hx(token))
         assert response.status_code == 404, path
     assert client.get("/settings/rules/groups?rule=0&condition=0&group_search=a").status_code == 404
@@ -317,3 +318,11 @@ def test_a_group_too_big_to_read_whole_is_named_in_the_preview(signed_in, connec
     assert "The group “All Employees” has more than 10 members: the preview read the first 10" in shown
     match = re.search(r"(\d+) of (\d+) users would be imported", shown)
     assert match and int(match.group(1)) <= 10
+
+
+def test_only_a_graph_object_id_reaches_graph(signed_in, connection, sim_server):
+    sim_server.sim.log.clear()
+    answer = post(signed_in, "/settings/rules/explain", {**rule_fields({"name": "Any"}),
+                                                          "explain_user": "../groups?$top=1"})
+    assert answer.status_code == 400
+    assert list(sim_server.sim.log.items("graph")) == []
