@@ -76,6 +76,10 @@ class Connection(SQLModel, table=True):
     lock_run_id: int | None = None
     lock_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The daily schedule (portal.scheduler): when the next scheduled run is due (None: auto-sync off), and
+    # the settings it was computed from, so a changed time, time zone or auto-sync recomputes it.
+    next_sync_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    schedule_key: str = Field(default="", max_length=100)
 
 
 class Department(SQLModel, table=True):
@@ -236,6 +240,14 @@ class SigninAttempt(SQLModel, table=True):
     email: str = Field(max_length=320)  # as typed, normalised: the account may not exist
     client: str = Field(max_length=64)  # the client's IP address
     attempted_at: datetime = _ts()
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process may act as the scheduler, until when: a compare-and-set row shared by every worker."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 # The dashboard's employees-by-source-and-state and the seat count read only these columns:
