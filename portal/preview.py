@@ -129,10 +129,10 @@ class Explanation:
         return self.verdict is not None and self.verdict.imported
 
 
-def user_params(cfg: SyncConfig, top: int | None = None) -> dict[str, str]:
+def user_params(cfg: SyncConfig, top: int | None = None, with_manager: bool | None = None) -> dict[str, str]:
     """``$select`` (and ``$expand=manager(...)``) for reading users as a run with this configuration does."""
     params = {"$select": ",".join(graph_select(cfg))}
-    if needs_manager(cfg):
+    if needs_manager(cfg) if with_manager is None else with_manager:
         params["$expand"] = f"manager($select={','.join(manager_select(cfg))})"
     if top is not None:
         params["$top"] = str(top)
@@ -142,11 +142,20 @@ def user_params(cfg: SyncConfig, top: int | None = None) -> dict[str, str]:
 def read_users(graph: GraphReader, cfg: SyncConfig, limit: int = PREVIEW_LIMIT) -> list[dict[str, Any]]:
     """The first ``limit`` users Graph lists, with the properties the configuration reads."""
     users: list[dict[str, Any]] = []
-    for user in graph.iter_values("users", user_params(cfg, top=min(PAGE_SIZE, limit))):
+    # The verdicts need the manager only when a rule reads it; expanding it for every user costs Graph time.
+    params = user_params(cfg, top=min(PAGE_SIZE, limit), with_manager=rules_read_manager(cfg))
+    for user in graph.iter_values("users", params):
         users.append(user)
         if len(users) >= limit:
             break
     return users
+
+
+def rules_read_manager(cfg: SyncConfig) -> bool:
+    """Whether a condition or a department source of the import rules reads ``manager.*``."""
+    paths = [c.attribute for r in cfg.import_rules for c in r.conditions] + [
+        r.departments.from_attribute for r in cfg.import_rules]
+    return any(path.startswith("manager.") for path in paths)
 
 
 def group_memberships(graph: GraphReader, group_ids: Iterable[str], user_ids: set[str],

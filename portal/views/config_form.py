@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from portal import web
-from portal.configuration import update_configuration
+from portal import configuration, web
 from portal.models import Connection
 from portal.sync.paths import SCALAR_PROPERTIES
 
@@ -25,7 +24,7 @@ KNOWN_ATTRIBUTES: tuple[str, ...] = (
 def save_section(connection: Connection, section: str, data: Any) -> dict[str, str]:
     """Save one section of the connection's configuration; every problem by key path (empty when saved)."""
     session = web.db_session()
-    problems = update_configuration(session, connection, section, data, actor=web.actor())
+    problems = configuration.update_configuration(session, connection, section, data, actor=web.actor())
     if problems:
         session.rollback()
         return dict(problems)
@@ -34,10 +33,6 @@ def save_section(connection: Connection, section: str, data: Any) -> dict[str, s
 
 
 def problems_by_path(problems: Iterable[tuple[str, str]], section: str) -> dict[str, str]:
-    """``ConfigInvalid.problems`` of one section as {key path: why}, several problems of one path joined."""
-    found: dict[str, str] = {}
-    for path, why in problems:
-        if not (path == section or path.startswith((f"{section}.", f"{section}["))):
-            continue
-        found[path] = f"{found[path]}; {why}" if path in found else why
-    return found
+    """``ConfigInvalid.problems`` of one section as {key path: why} (several for one path joined)."""
+    return {path: why for path, why in configuration.problems_by_path(list(problems)).items()
+            if path == section or path.startswith((f"{section}.", f"{section}["))}

@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, request, url_for
+from sqlalchemy.engine import Engine
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from portal import preview, tenant_lookup, web
 from portal.connections import current_connection, export_connection_config
+from portal.db import get_engine
 from portal.models import Connection
 from portal.sync.config import CUSTOM_FIELD, DEFAULT_MAPPING, MAX_CUSTOM_FIELDS, ConfigInvalid, parse_config
 from portal.views import config_form
@@ -203,9 +205,7 @@ def _require_connection() -> Connection:
     return connection
 
 
-def _engine():
-    from portal.db import get_engine
-
+def _engine() -> Engine:
     return get_engine(web.app_config().database_url)
 
 

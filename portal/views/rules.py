@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, abort, flash, request, url_for
+from sqlalchemy.engine import Engine
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -385,7 +386,7 @@ def _require_connection() -> Connection:
     return connection
 
 
-def _engine():
+def _engine() -> Engine:
     return get_engine(web.app_config().database_url)
 
 
