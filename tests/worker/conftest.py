@@ -1,0 +1,94 @@
+"""Worker and scheduler tests: real Redis, real `python worker.py` processes, the HTTPS simulator, a real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+from tests.engine.conftest import Harness, acme, fresh, m365_config, sim, sim_server_engine  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def redis_url(config) -> str:
+    try:
+        Redis.from_url(config.redis_url, socket_connect_timeout=1).ping()
+    except RedisError as exc:
+        pytest.fail(f"the tests need the real Redis at REDIS_URL ({config.redis_url}): {exc}")
+    return config.redis_url
+
+
+@pytest.fixture
+def queued(acme, redis_url) -> Iterator[Harness]:  # noqa: F811 - the fixture imported above
+    """``acme`` on a queue of its own (so parallel tests and other workers never take its jobs)."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    acme.config = replace(acme.config, rq_queue=name, redis_url=redis_url)
+    yield acme
+    Queue(name, connection=Redis.from_url(redis_url)).delete(delete_jobs=True)
+
+
+class WorkerProcess:
+    """`python worker.py …` in its own process group, configured from the environment like on another machine."""
+
+    def __init__(self, harness: Harness, sim_server, *args: str) -> None:
+        env = {**os.environ, **sim_server.env(), "DATABASE_URL": harness.config.database_url,
+               "REDIS_URL": harness.config.redis_url, "SIGSYNC_QUEUE": harness.config.rq_queue,
+               "SIGSYNC_ENV": "test", "PYTHONUNBUFFERED": "1"}
+        self.log_path = Path(harness.config.database_url.split("///")[-1]).parent / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen([sys.executable, "worker.py", *args], cwd=ROOT, env=env,
+                                        stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (the supervisor, its children and any job process): a machine dying."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(sim_server_engine) -> Iterator[Callable[..., WorkerProcess]]:  # noqa: F811
+    started: list[WorkerProcess] = []
+
+    def start(harness: Harness, *args: str) -> WorkerProcess:
+        worker = WorkerProcess(harness, sim_server_engine, *args)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> object:
+    """Poll until ``predicate`` returns something true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
