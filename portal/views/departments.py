@@ -40,7 +40,7 @@ def create() -> Response:
         department = departments.create_department(session, org, name)
     except (InvalidValue, AlreadyExists) as exc:
         session.rollback()
-        return _index_page(form_name=name, errors={"name": str(exc)}, status=422)
+        return _index_page(form_name=name, errors={"name": exc.admin_message}, status=422)
     audit.record(session, org.id, web.actor(), audit.Action.DEPARTMENT_CREATED,
                  f"Created the department “{department.name}”.", {"department_id": department.id})
     session.commit()
@@ -72,7 +72,7 @@ def rename(department_id: int) -> Response:
         result = departments.rename_department(session, org, department_id, name)
     except (InvalidValue, AlreadyExists) as exc:
         session.rollback()
-        return _detail_page(_department_or_404(department_id), form_name=name, errors={"name": str(exc)},
+        return _detail_page(_department_or_404(department_id), form_name=name, errors={"name": exc.admin_message},
                             status=422)
     new = result.department.name
     if new == old:

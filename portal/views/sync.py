@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from portal import audit, connections, runs, web
 from portal.employees.provenance import field_label
-from portal.errors import InvalidTransition, InvalidValue, NotFound, SigsyncError
+from portal.errors import InvalidValue, NotFound, SigsyncError
 from portal.models import Connection
 from portal.sync.engine import REFUSED_STATES
 
@@ -99,8 +99,9 @@ def start() -> Response:
     try:
         result = runs.request_sync(web.app_config(), session, org, trigger=runs.RunTrigger.MANUAL, **MODES[mode])
     except SigsyncError as exc:  # no connection, paused, needs consent, or the job queue is down
-        queue_down = str(exc) == runs.QUEUE_DOWN  # says itself that the sync did not start
-        return _index_page(problem=str(exc), problem_title=None if queue_down else "The sync did not start.",
+        queue_down = exc.admin_message == runs.QUEUE_DOWN  # says itself that the sync did not start
+        return _index_page(problem=exc.admin_message,
+                           problem_title=None if queue_down else "The sync did not start.",
                            status=503 if queue_down else 409)
     run = result.run
     if result.started:
@@ -140,7 +141,7 @@ def _connection_problem(session, org) -> tuple[str, tuple[str, str] | None] | No
     try:
         connection = connections.live_connection(session.connection(), org.id)
     except connections.ConnectionProblem as exc:
-        return str(exc), _fix("Connect Microsoft 365", "connect.index")
+        return exc.admin_message, _fix("Connect Microsoft 365", "connect.index")
     problem = REFUSED_STATES.get(connection.state)
     if problem is None:
         return None
@@ -240,9 +241,9 @@ def _resolve(run_id: int, *, approve: bool) -> Response:
         return web.render("sync/confirm_removals.html", status=409, changed=True, **context)
     try:
         count = (runs.approve_removals if approve else runs.discard_removals)(session, org, run_id)
-    except InvalidTransition as exc:
+    except SigsyncError as exc:  # nothing left to resolve, a dry run, or a sync is changing these employees
         session.rollback()
-        flash(str(exc), "warning")
+        flash(exc.admin_message, "warning")
         return web.redirect(url_for("sync.run", run_id=run_id))
     if approve:
         audit.record(session, org.id, web.actor(), audit.Action.REMOVALS_APPROVED,

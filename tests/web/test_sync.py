@@ -411,3 +411,28 @@ def test_nothing_waiting_says_so_instead_of_asking(signed_in, db, org):
     assert db.exec(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "removals_discarded")).scalar_one() == 0
 
+
+
+def test_removals_wait_while_a_sync_is_changing_the_employees(signed_in, db, org):
+    connection = connect(db, org)
+    run_id = held(db, org, 1)
+    running = add_run(db, org, status="running")
+    db.connection().execute(Connection.__table__.update().where(Connection.id == connection.id).values(
+        lock_run_id=running, lock_expires_at=utcnow() + timedelta(minutes=5)))
+    db.commit()
+    token = read_csrf_token(signed_in, f"/sync/runs/{run_id}/removals/approve")
+    response = signed_in.post(f"/sync/runs/{run_id}/removals/approve", data={"csrf_token": token, "expected": "1"},
+                              follow_redirects=True)
+    assert "A sync for this connection is already running. Wait for it to finish." in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.exec(select(SyncDecision.resolution).where(SyncDecision.run_id == run_id)).scalars().all() == ["pending"]
+    assert db.exec(select(Employee.status)).scalars().all() == ["active"]
+
+
+def test_a_dry_run_says_it_changed_nothing(signed_in, db, org):
+    connect(db, org)
+    run_id = add_run(db, org, mode="dry_run", counts={"created": 2})
+    add_decisions(db, run_id, "created", 2)
+    page = signed_in.get(f"/sync/runs/{run_id}").get_data(as_text=True)
+    assert 'id="dry-run-note"' in page and "nothing was changed" in page
+    assert "Dry run" in page
