@@ -30,10 +30,10 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The long model-based test (tests/property): every rule on, fresh seeds until SOAK_SECONDS are up.
+# The long model-based test (tests/property): strict, fresh seeds until SOAK_SECONDS are up.
 # A failure prints its seed: SOAK_SEED=<seed> SOAK_SECONDS=1 make soak replays it.
 soak: $(VENV)/.dev
-	SOAK_SECONDS=$${SOAK_SECONDS:-1800} SIGSYNC_MODEL_ALL=1 $(PY) -m pytest tests/property/test_sync_model.py \
+	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(PY) -m pytest tests/property/test_sync_model.py \
 		-k test_soak -s -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev

@@ -15,19 +15,19 @@ example starts from a freshly generated tenant and an empty database.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from config import Config
 from portal.db import get_engine, session_scope
 from portal.employees import assign_department, unassign_department
 from portal.errors import SigsyncError
-from portal.models import Organization, SyncRun
+from portal.models import Employee, Organization, SyncRun
 from portal.sync import removals
 from portal.sync.config import DEFAULT_MAPPING
 from simulator.server import SimulatorServer
@@ -37,23 +37,44 @@ from tests.property.oracle import (
     ALTERING,
     PREDICTED_FOR_DELTA,
     DatabaseCopier,
+    Divergence,
+    decision_fields,
     decision_keys,
     decisions,
+    differing_fields,
     empty_database,
     export,
     full_run_on_copy,
 )
 from tests.property.tenant import DOMAIN, TenantControl
 
-# Rules that reach divergences of issue 6 which are not fixed yet stay off until the lead turns them on:
-# SIGSYNC_MODEL_ALL=1 runs every rule (what `make soak` does), whatever this set says.
-KNOWN_UNFIXED: frozenset[str] = frozenset()
-ALL_RULES = os.environ.get("SIGSYNC_MODEL_ALL", "") == "1"
+MANAGER_FIELDS = frozenset({"manager_name", "manager_email"})
+RUN_CHECKS = ("full-after-delta", "dry-run")
+
+# Divergence classes of issue 6 the engine still had when the model was written. The bounded test in
+# `make test` xfails (not strictly) only when every failure it finds falls in one of these classes and
+# fails on anything else; `make soak` (SIGSYNC_MODEL_STRICT=1) accepts none. Delete a class when its fix lands.
+KNOWN_DIVERGENCES: dict[str, Callable[[Divergence], bool]] = {
+    "issue 6 cases 3/4 and the deleted-manager finding: reports' manager name/e-mail differ after a delta run":
+        lambda d: d.check in RUN_CHECKS and bool(d.fields) and d.fields <= MANAGER_FIELDS,
+    "issue 6 cases 1/10: an address that changes hands in one round is taken by a full run only":
+        lambda d: d.check in RUN_CHECKS and ("email" in d.fields or "row" in d.fields or "conflict" in d.kinds),
+    "issue 6 case 8: a new user with a reused address inherits the previous person's data":
+        lambda d: d.check == "foreign-value",
+}
 
 
-def enabled(name: str) -> bool:
-    """Whether the rules behind ``name`` run (see KNOWN_UNFIXED)."""
-    return ALL_RULES or name not in KNOWN_UNFIXED
+def known_class(failure: BaseException) -> str | None:
+    """The known divergence class every part of this failure belongs to, or None when any part is new."""
+    parts = list(failure.exceptions) if isinstance(failure, BaseExceptionGroup) else [failure]
+    names = set()
+    for part in parts:
+        name = next((n for n, matches in KNOWN_DIVERGENCES.items()
+                     if isinstance(part, Divergence) and matches(part)), None)
+        if name is None:
+            return None
+        names.add(name)
+    return "; ".join(sorted(names))
 
 
 DEPARTMENTS = ("Sales", "Sales;Marketing", "Engineering", "", "Legal;Sales")
@@ -180,9 +201,9 @@ class SyncModel(RuleBasedStateMachine):
         """A new user; its address may be new, one that was freed, or one another user already has."""
         n = self._next()
         mail = f"hire{n}@{DOMAIN}"
-        if address == "freed" and self.freed and enabled("reuse"):
+        if address == "freed" and self.freed:
             mail = self._pick(data, self.freed, "freed address")
-        elif address == "duplicate" and enabled("duplicates"):
+        elif address == "duplicate":
             mail = self.mail[self._pick(data, [u for u in self.active if self.mail.get(u)], "same address as")]
         elif address == "case":
             mail = f"Hire{n}@{DOMAIN.upper()}"
@@ -233,7 +254,7 @@ class SyncModel(RuleBasedStateMachine):
         if kind == "case":
             local, _, domain = old.partition("@")
             new = (local.swapcase() if local.swapcase() != local else local.upper()) + "@" + domain
-        elif kind == "freed" and self.freed and enabled("reuse"):
+        elif kind == "freed" and self.freed:
             new = self._pick(data, [a for a in self.freed if a.lower() != old.lower()] or [f"x{self._next()}@{DOMAIN}"],
                              "freed address")
         else:
@@ -423,10 +444,13 @@ class SyncModel(RuleBasedStateMachine):
             kinds = None if result["mode"] == "full" else PREDICTED_FOR_DELTA
             predicted = decision_keys(decisions(self.url, dry["run_id"]), kinds)
             made = decision_keys(done, kinds)
-            assert predicted == made, (
-                f"dry run before a {result['mode']} run predicted differently:\n"
-                f"  only in the dry run: {sorted((predicted - made).elements())}\n"
-                f"  only in the run:     {sorted((made - predicted).elements())}")
+            if predicted != made:
+                extra, missing = predicted - made, made - predicted
+                raise Divergence(
+                    "dry-run", f"dry run before a {result['mode']} run predicted differently:\n"
+                    f"  only in the dry run: {sorted(extra.elements())}\n"
+                    f"  only in the run:     {sorted(missing.elements())}",
+                    fields=decision_fields(extra | missing), kinds=frozenset(k[0] for k in extra | missing))
         if result["mode"] == "delta":
             self._full_run_changes_nothing()
         self._refreeze_checked()
@@ -436,17 +460,22 @@ class SyncModel(RuleBasedStateMachine):
         w = self.world
         result, before, after, made = full_run_on_copy(w.config, w.copier, self.h.connection.id, self.h.org.id)
         assert result["status"] == "succeeded", result
-        changed = sorted((d.kind, d.email, d.reason, str(d.details)) for d in made if d.kind in ALTERING)
+        altering = [d for d in made if d.kind in ALTERING]
         diff = differences(after, before)
-        assert not diff and not changed, (
-            "a full run after this delta run still changed employees:\n"
-            f"  fields (full run value, delta value): {diff}\n  decisions: {changed}")
+        if diff or altering:
+            changed = sorted((d.kind, d.email, d.reason, str(d.details)) for d in altering)
+            raise Divergence(
+                "full-after-delta", "a full run after this delta run still changed employees:\n"
+                f"  fields (full run value, delta value): {diff}\n  decisions: {changed}",
+                fields=differing_fields(diff) | decision_fields(decision_keys(altering)),
+                kinds=frozenset(d.kind for d in altering))
 
     def _refreeze_checked(self) -> None:
         # Paused and excluded employees stay exactly as they were (the invariant checks the same after
         # every step); an employee the run froze or thawed is followed from now on.
-        self._check_frozen()
-        self._refreeze()
+        rows = self._employees()
+        self._check_frozen(rows)
+        self.frozen = {e: r for e, r in rows.items() if r["status"] in ("paused", "excluded")}
 
     @rule(dry_first=st.booleans())
     def sync(self, dry_first):
@@ -472,40 +501,46 @@ class SyncModel(RuleBasedStateMachine):
 
     # -- invariants ------------------------------------------------------------------------------
 
-    def _check_frozen(self) -> None:
-        rows = self._employees()
+    def _check_frozen(self, rows: dict[str, dict]) -> None:
         for email, was in self.frozen.items():
             now = rows.get(email)
-            diff = differences({email: now} if now else {}, {email: was})
-            assert now == was, f"{was['status']} employee {email} was changed (now, then): {diff}"
+            if now != was:
+                diff = differences({email: now} if now else {}, {email: was})
+                raise Divergence("frozen", f"{was['status']} employee {email} was changed (now, then): {diff}",
+                                 fields=differing_fields(diff))
 
-    @invariant()
-    def frozen_untouched(self):
-        self._check_frozen()
-
-    @invariant()
-    def one_employee_per_user_and_no_foreign_values(self):
-        rows = self._employees()
+    def _check_links(self, rows: dict[str, dict]) -> None:
         linked: dict[str, str] = {}
         for email, row in rows.items():
             uid = row["m365_id"]
-            if uid:
-                assert uid not in linked, f"{email} and {linked[uid]} are both linked to Microsoft 365 user {uid}"
-                linked[uid] = email
-                for name in ("employee_number", "mobile"):
-                    owner = self.owner.get(row[name])
-                    assert owner in (None, uid), (
-                        f"{email} (user {uid}) carries {name} {row[name]!r} of another Microsoft 365 user {owner}")
+            if not uid:
+                continue
+            if uid in linked:
+                raise Divergence("duplicate", f"{email} and {linked[uid]} are both linked to user {uid}")
+            linked[uid] = email
+            for name in ("employee_number", "mobile"):
+                owner = self.owner.get(row[name])
+                if owner not in (None, uid):
+                    raise Divergence("foreign-value", f"{email} (user {uid}) carries {name} {row[name]!r} "
+                                     f"of another Microsoft 365 user {owner}", fields=frozenset({name}))
+
+    def _check_manual_kept(self) -> None:
+        if not self.manual_ids:
+            return
+        with get_engine(self.url).begin() as conn:
+            present = set(conn.execute(select(Employee.id).where(Employee.organization_id == self.h.org.id))
+                          .scalars())
+        if not self.manual_ids <= present:
+            raise Divergence("manual-deleted", f"manual employees deleted: {sorted(self.manual_ids - present)}")
 
     @invariant()
-    def manual_employees_are_never_deleted(self):
-        if self.manual_ids:
-            present = {e.id for e in self.h.employees().values()}
-            assert self.manual_ids <= present, f"manual employees deleted: {sorted(self.manual_ids - present)}"
-
-    @invariant()
-    def microsoft_365_only_read(self):
+    def promises_hold(self):
+        """Paused/excluded untouched, one employee per user, no foreign values, manual kept, Graph only read."""
         self.world.steps += 1
+        rows = self._employees()
+        self._check_frozen(rows)
+        self._check_links(rows)
+        self._check_manual_kept()
         assert_read_only(self.world.server.sim)
 
 

@@ -134,3 +134,30 @@ def full_run_on_copy(config: Config, copier: DatabaseCopier, connection_id: int,
     run_id = create_run(get_engine(url), connection_id, trigger="cli", full=True)
     result = sync_job(run_id, copy_config)
     return result, before, export(url, organization_id), decisions(url, run_id)
+
+
+class Divergence(AssertionError):
+    """A broken promise, with what it concerns: the check, the employee fields and the decision kinds involved."""
+
+    def __init__(self, check: str, message: str, fields: frozenset[str] = frozenset(),
+                 kinds: frozenset[str] = frozenset()) -> None:
+        super().__init__(f"[{check}] {message}")
+        self.check = check
+        self.fields = fields
+        self.kinds = kinds
+
+
+def differing_fields(diff: dict) -> frozenset[str]:
+    """The field names in a ``differences`` result; a whole employee missing on one side counts as "row"."""
+    names: set[str] = set()
+    for value in diff.values():
+        names.update(value) if isinstance(value, dict) else names.add("row")
+    return frozenset(names)
+
+
+def decision_fields(keys) -> frozenset[str]:
+    """The fields named in the details of decision keys (kind, user, e-mail, details JSON)."""
+    names: set[str] = set()
+    for _kind, _uid, _email, details in keys:
+        names.update(json.loads(details).get("fields", {}))
+    return frozenset(names)

