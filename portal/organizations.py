@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from portal.errors import AlreadyExists, InvalidValue, NotFound
 from portal.models import Organization
+from portal.sync.config import known_timezone
 
 # Slugs end up in URLs and commands, so no leading or trailing hyphen.
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 SLUG_RULE = "2-64 lower-case letters, digits or hyphens, starting and ending with a letter or digit"
 NAME_MAX = 200
-TIMEZONE_MAX = 64
 
 
 def create_organization(
@@ -54,14 +53,10 @@ def validate_slug(slug: str) -> str:
 
 def validate_timezone(timezone: str) -> str:
     """The IANA time-zone name, or InvalidValue if zoneinfo does not know it."""
-    timezone = timezone.strip()
-    try:
-        if len(timezone) > TIMEZONE_MAX:
-            raise ValueError(timezone)
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
-        raise InvalidValue(f"Unknown time zone {timezone!r}: use an IANA name such as 'Europe/Berlin'.") from None
-    return timezone
+    zone = known_timezone(timezone)
+    if zone is None:
+        raise InvalidValue(f"Unknown time zone {timezone.strip()!r}: use an IANA name such as 'Europe/Berlin'.")
+    return zone
 
 
 def _validate_name(name: str) -> str:

@@ -112,13 +112,17 @@ class Condition:
     value: str = ""
 
 
+# Microsoft 365 admins write multi-value attributes with ";": "Sales;Marketing" is two departments.
+DEFAULT_SPLIT = ";"
+
+
 @dataclass(frozen=True)
 class DepartmentSource:
     """Which departments an import rule gives: fixed ``names``, or the values of ``from_attribute``, or none."""
 
     names: tuple[str, ...] = ()
     from_attribute: str = ""
-    split: str = ""  # "" keeps the attribute's value whole
+    split: str = DEFAULT_SPLIT  # "" keeps the attribute's value whole
 
 
 @dataclass(frozen=True)
@@ -376,13 +380,25 @@ def _parse_threshold(reader: _Reader, data: object) -> RemovalThreshold:
     return RemovalThreshold(count=count, percent=float(percent))
 
 
+TIMEZONE_MAX = 64
+
+
+def known_timezone(value: object) -> str | None:
+    """The IANA time-zone name, trimmed, or None when zoneinfo does not know it (the one check for both
+    an organisation's zone and a sync schedule's)."""
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > TIMEZONE_MAX:
+        return None
+    try:
+        ZoneInfo(value.strip())
+    # OSError: a folder of the zone database such as "Europe" (IsADirectoryError) or an unreadable file.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return value.strip()
+
+
 def _parse_timezone(reader: _Reader, value: object) -> str:
-    if isinstance(value, str) and value.strip():
-        try:
-            ZoneInfo(value.strip())
-            return value.strip()
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    if (zone := known_timezone(value)) is not None:
+        return zone
     reader.problem("settings.timezone", f"must be an IANA timezone such as Europe/Berlin, got {_shown(value)}")
     return "UTC"
 
@@ -547,10 +563,10 @@ def _parse_departments(reader: _Reader, data: object, path: str) -> DepartmentSo
             reader.problem(f"{path}.from_attribute", why)
     else:
         reader.problem(f"{path}.from_attribute", "must name an attribute, e.g. department")
-    split = source.get("split", "")
+    split = source.get("split", DEFAULT_SPLIT)
     if not isinstance(split, str) or len(split) > 10:
         reader.problem(f"{path}.split", f"must be a separator of at most 10 characters, got {_shown(split)}")
-        split = ""
+        split = DEFAULT_SPLIT
     return DepartmentSource(from_attribute=attribute, split=split)
 
 

@@ -32,11 +32,15 @@ class Removal:
 
 
 def linked_count(conn: DBConnection, organization_id: int) -> int:
-    """Employees currently kept in sync with a Microsoft 365 user (the threshold's 100 %)."""
+    """Employees a removal can affect: linked and active (the threshold's 100 %).
+
+    Past leavers (inactive), paused and excluded employees are never removed, so they must not make
+    the percentage look small: with many of them it let almost every active employee go unasked.
+    """
     return conn.execute(
         select(func.count()).select_from(Employee).where(
-            Employee.organization_id == organization_id, Employee.m365_id.is_not(None)
-        )
+            Employee.organization_id == organization_id, Employee.m365_id.is_not(None),
+            Employee.status.in_(REMOVABLE_STATUSES))
     ).scalar_one()
 
 

@@ -146,3 +146,26 @@ def test_approving_an_old_hold_spares_users_who_came_back(acme, cli):
     assert out.exit_code == 0, out.output
     assert "0 removal(s) applied" in out.output
     assert {acme.employee(e).status for e in doomed} == {"active"}
+
+
+def test_past_leavers_do_not_dilute_the_removal_threshold(acme):
+    acme.configure(settings={"removal_threshold": {"count": 10_000, "percent": 100}})
+    acme.sync()
+    rows = acme.export()
+    gone = leaf_employees(rows, 10)
+    leavers = sorted(e for e, r in rows.items() if r["m365_id"] and e not in gone)[:150]
+    for email in leavers:  # leavers of the past: deactivated, still linked
+        acme.sim.tenant.hard_delete(email)
+    assert acme.sync()["counts"] == {"deactivated": len(leavers)}
+    active = len(acme.export(status="active"))
+    # 10 removals: under 5 % of every linked employee, well over 5 % of the active ones they can affect.
+    assert len(gone) * 100 < 5 * len(rows) and len(gone) * 100 > 5 * active
+    acme.configure(settings={"removal_threshold": {"count": 10_000, "percent": 5}})
+    acme.sync()
+    for email in gone:
+        acme.sim.tenant.hard_delete(email)
+
+    result = acme.sync()
+
+    assert result["counts"] == {"removal_held": len(gone)}
+    assert all(acme.employee(email).status == "active" for email in gone)
