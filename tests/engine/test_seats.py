@@ -64,3 +64,18 @@ def test_users_refused_for_seats_arrive_once_seats_are_added(m365_config, sim):
 
     assert again["mode"] == "full"
     assert again["counts"]["created"] == refused
+
+
+def test_a_user_who_waited_for_a_seat_arrives_with_its_photo(m365_config, sim):
+    jpeg = b"\xff\xd8\xff\xe0" + b"seat-photo" * 20 + b"\xff\xd9"
+    first = sim.tenant.add_user({"userPrincipalName": "aaa.photo@contoso.example", "displayName": "Aaa Photo",
+                                 "mail": "aaa.photo@contoso.example"})
+    sim.tenant.set_photo(first, jpeg)
+    acme = Harness(m365_config, sim, seats=SEATS)
+    acme.configure(settings={"photos": True})
+
+    acme.sync()
+
+    # Waiting candidates keep no photo bytes in memory: the photo is read again when the seat is given.
+    assert acme.employee("aaa.photo@contoso.example").photo == jpeg
+    assert len(acme.employees()) == SEATS

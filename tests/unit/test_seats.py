@@ -66,3 +66,17 @@ def test_the_outcome_does_not_depend_on_graphs_page_order(emails, seats, random)
 
 def test_the_engine_finds_the_allocator_next_to_the_plan():
     assert PlanSeatAllocator is SeatAllocator
+
+
+def test_the_allocator_holds_at_most_seats_candidates_and_knows_their_addresses():
+    from portal.sync.seats import SeatAllocator
+
+    seats = SeatAllocator(3)
+    lost = []
+    for i in range(1000, 0, -1):
+        lost += seats.offer(f"user{i:04d}@contoso.com", i)
+        assert len(seats._heap) <= 3  # memory is O(seats), not O(users offered)
+    assert [email for email, _ in seats.winners()] == ["user0001@contoso.com", "user0002@contoso.com",
+                                                       "user0003@contoso.com"]
+    assert len(lost) == 997
+    assert seats.holds("user0002@contoso.com") and not seats.holds("user0999@contoso.com")
