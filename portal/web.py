@@ -182,7 +182,9 @@ def nav_items() -> list[NavItem]:
     for label, endpoint in NAV:
         url = url_if(endpoint)
         if url is not None:
-            items.append(NavItem(label, url, request.blueprint == endpoint.split(".")[0]))
+            # An area owns its blueprint and every page under its path (/settings/rules is Settings).
+            here = request.blueprint == endpoint.split(".")[0] or (url != "/" and request.path.startswith(url))
+            items.append(NavItem(label, url, here))
     return items
 
 

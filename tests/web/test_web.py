@@ -108,3 +108,9 @@ def test_the_navigation_lists_only_pages_that_exist(app, signed_in_request):
 
 def _audit_context():
     return {"page": audit.EventPage(events=[], older=None), "older_url": None, "newest_url": None, "labels": {}}
+
+
+def test_settings_nav_is_current_on_every_settings_page(signed_in):
+    for path in ("/settings/", "/settings/mapping/", "/settings/rules/"):
+        page = signed_in.get(path).get_data(as_text=True)
+        assert '<a href="/settings/" aria-current="page">Settings</a>' in page, path
