@@ -32,10 +32,16 @@ def redis_url(config) -> str:
 
 
 @pytest.fixture
-def queued(acme, redis_url) -> Iterator[Harness]:  # noqa: F811 - the fixture imported above
-    """``acme`` on a queue of its own (so parallel tests and other workers never take its jobs)."""
+def queued(acme, redis_url, sim_server_engine, monkeypatch) -> Iterator[Harness]:  # noqa: F811
+    """``acme`` on a queue of its own (so parallel tests and other workers never take its jobs).
+
+    The environment is set as on a worker machine: jobs build their Config from it, as worker.py does.
+    """
     name = f"test-{uuid.uuid4().hex[:8]}"
     acme.config = replace(acme.config, rq_queue=name, redis_url=redis_url)
+    for key, value in {**sim_server_engine.env(), "DATABASE_URL": acme.config.database_url, "REDIS_URL": redis_url,
+                       "SIGSYNC_QUEUE": name}.items():
+        monkeypatch.setenv(key, value)
     yield acme
     Queue(name, connection=Redis.from_url(redis_url)).delete(delete_jobs=True)
 
