@@ -48,20 +48,13 @@ from tests.property.oracle import (
 )
 from tests.property.tenant import DOMAIN, TenantControl
 
-MANAGER_FIELDS = frozenset({"manager_name", "manager_email"})
-RUN_CHECKS = ("full-after-delta", "dry-run")
-
-# Divergence classes of issue 6 the engine still had when the model was written. The bounded test in
-# `make test` xfails (not strictly) only when every failure it finds falls in one of these classes and
-# fails on anything else; `make soak` (SIGSYNC_MODEL_STRICT=1) accepts none. Delete a class when its fix lands.
-KNOWN_DIVERGENCES: dict[str, Callable[[Divergence], bool]] = {
-    "issue 6 cases 3/4 and the deleted-manager finding: reports' manager name/e-mail differ after a delta run":
-        lambda d: d.check in RUN_CHECKS and bool(d.fields) and d.fields <= MANAGER_FIELDS,
-    "issue 6 cases 1/10: an address that changes hands in one round is taken by a full run only":
-        lambda d: d.check in RUN_CHECKS and ("email" in d.fields or "row" in d.fields or "conflict" in d.kinds),
-    "issue 6 case 8: a new user with a reused address inherits the previous person's data":
-        lambda d: d.check == "foreign-value",
-}
+# Divergence classes the engine is known to still have. The bounded test in `make test` xfails (not
+# strictly) only when every failure it finds falls in one of these classes, and fails on anything else;
+# `make soak` accepts none. Add a class (name, predicate over Divergence) only with a strict-xfail
+# regression in test_regressions.py, and delete it when the fix lands. Empty: issue 6's classes (manager
+# fields after a delta run, an address changing hands in one round, a reused address inheriting the leaver's
+# data) were fixed by dcf0747 and f2fba1a.
+KNOWN_DIVERGENCES: dict[str, Callable[[Divergence], bool]] = {}
 
 
 def known_class(failure: BaseException) -> str | None:

@@ -1,8 +1,9 @@
 """Divergences the model-based test found, shrunk by hand to a few steps each.
 
 Each test states the promise the machine checks: after a delta run, a forced full run on a copy of the
-database changes nothing (or: a dry run predicts the run). Those marked xfail fail on the engine as it
-is; strict, so each turns red the moment its fix lands and the lead removes the mark.
+database changes nothing (or: a dry run predicts the run, or an invariant holds). Each comment says the
+commit it failed on and the one that fixed it; a finding whose fix has not landed is marked
+``xfail(strict=True, raises=AssertionError)`` so it turns red the moment the fix lands.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ def delta(acme) -> dict:
     return result
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="model finding: a manager deleted in Microsoft 365 stays on the reports "
-                                       "in delta runs (a full run clears manager name and e-mail)")
+# Model finding (not in the issue's list): a manager deleted in Microsoft 365 stayed on the reports in delta
+# runs while a full run cleared manager name and e-mail. Failed on 223e8b8; fixed by f2fba1a.
 @pytest.mark.parametrize("how", ["soft", "hard"])
 def test_manager_deleted_reports_lose_the_manager_in_delta_runs(acme, copier, how):
     acme.configure(settings={"empty_values": "clear"})  # with "keep" both paths keep the last manager
@@ -50,9 +50,8 @@ def test_manager_deleted_reports_lose_the_manager_in_delta_runs(acme, copier, ho
     assert full_run_changes(acme, copier) == ({}, [])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 6 case 1: an address handed over in one round is imported by a "
-                                       "full run only")
+# Issue 6 case 1, as the model found it: an address handed over in one round went to the new holder only in
+# a full run (the delta run recorded a conflict). Failed on 223e8b8; fixed by dcf0747.
 def test_address_handed_over_in_one_round(acme, copier):
     """Zoë gets a new address and Łukasz takes Zoë's old one in the same round (found by the model)."""
     acme.sync()
@@ -65,9 +64,8 @@ def test_address_handed_over_in_one_round(acme, copier):
     assert full_run_changes(acme, copier) == ({}, [])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 6 case 3: a user linked in a delta run gets no manager name and "
-                                       "e-mail (manager@delta is sent only when the manager changed)")
+# Issue 6 case 3, as the model found it: a user linked to a manual employee in a delta run got no manager
+# name and e-mail (manager@delta comes only when the manager changed). Failed on 223e8b8; fixed by f2fba1a.
 def test_user_renamed_onto_a_manual_employee_gets_its_manager_in_a_delta_run(acme, copier):
     """A user who was not imported takes the address of a manual employee: the link must bring the manager."""
     acme.configure(settings={"import_new_users": False})
@@ -85,8 +83,8 @@ def test_user_renamed_onto_a_manual_employee_gets_its_manager_in_a_delta_run(acm
     assert full_run_changes(acme, copier) == ({}, [])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 6 case 8: a reused address inherits the previous person's data")
+# Issue 6 case 8, as the model's invariant found it: a new hire with a leaver's address was linked to the
+# leaver's employee and kept its employee number and names. Failed on 223e8b8; fixed by dcf0747.
 @pytest.mark.parametrize("removal", ["deactivate", "keep"])
 def test_new_hire_with_a_leavers_address_carries_nothing_of_the_leaver(acme, removal):
     """The model's invariant: no employee linked to one user carries another user's employee number."""

@@ -17,7 +17,7 @@ from tests.property.model import World, known_class, machine_for
 
 # The same few hundred steps on every run of `make test` (derandomized), so CI is repeatable; no shrinking
 # here (minutes, with a run per step): `make soak` shrinks what it finds.
-BOUNDED = settings(max_examples=12, stateful_step_count=25, deadline=None, database=None, derandomize=True,
+BOUNDED = settings(max_examples=10, stateful_step_count=25, deadline=None, database=None, derandomize=True,
                    suppress_health_check=list(HealthCheck), phases=(Phase.generate,))
 STRICT = os.environ.get("SIGSYNC_MODEL_STRICT") == "1"
 
