@@ -44,8 +44,9 @@ def start_gunicorn(database_url: str, log: Path, **extra: str) -> tuple[subproce
            "SIGSYNC_PUBLIC_URL": "https://sigsync.example.com", **extra}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     with log.open("a") as out:
-        proc = subprocess.Popen([gunicorn, "-w", "2", "--graceful-timeout", "2", "-b", f"127.0.0.1:{port}", "portal:create_app()"], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([gunicorn, "-w", "2", "--graceful-timeout", "2", "-b", f"127.0.0.1:{port}",
+                                 "portal:create_app()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/healthz", proc, "gunicorn")
