@@ -1,11 +1,14 @@
 """``python -m bench``: how fast the sync is on a big tenant, beside a floor measured in the same run.
 
-    python -m bench [--users 100000] [--db sqlite,postgresql] [--changes 1000] [--first-only]
+    python -m bench [--users 100000] [--db sqlite,postgresql] [--changes 1000] [--first-only] [--no-portal]
+    python -m bench portal [--employees 100000] [--db sqlite,postgresql] [--iterations 40]
 
 For each database: a fresh simulator process with the tenant, then (each step in a fresh
 process, so peak RSS is the step's own) the floor (fetch every delta page + bulk-insert the
 same rows), the first full run, a run with nothing changed (delta), the same as a full run,
-and a delta run after ``--changes`` users changed. Prints a Markdown table.
+and a delta run after ``--changes`` users changed. Prints a Markdown table. Then (unless
+``--no-portal``) the portal's list, search, department and run queries with as many employees
+(bench/portal.py).
 """
 
 from __future__ import annotations
@@ -145,12 +148,17 @@ def main() -> int:
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--first-only", action="store_true", help="only the floor and the first run")
+    parser.add_argument("--no-portal", action="store_true", help="skip the portal's list and search latencies")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sigsync-bench-") as tmp:
         for db in [d.strip() for d in args.db.split(",") if d.strip()]:
             print(f"# benchmarking {db} with {args.users:,} users…", file=sys.stderr)
             found = bench_database(db, args.users, args.changes, args.first_only, Path(tmp))
             print(table(found, args.users), "", "\n".join(verdicts(found, args.users)), "", sep="\n", flush=True)
+    if not args.no_portal:  # the Employees, Departments and Sync pages' queries at the same size
+        from bench.portal import main as portal_main
+
+        return portal_main(["--employees", str(args.users), "--db", args.db])
     return 0
 
 

@@ -11,7 +11,7 @@ times each after a warm-up, and its p50/p95 beside a floor measured in the same 
 possible page, ``SELECT id FROM employee WHERE organization_id = ? ORDER BY id LIMIT 50``.
 
 PostgreSQL runs on a database of its own (``sigsync_portal_bench``, dropped and created) on the
-server of BENCH_DATABASE_URL, else TEST_DATABASE_URL; without either, SQLite only.
+server of BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the sync benchmark's default server.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from portal.models import (
 
 TARGET_MS = 100.0
 BENCH_DB = "sigsync_portal_bench"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/sigsync_bench"  # as bench/__main__.py
 FIRST = ("Anna", "Jürgen", "Özlem", "Zoë", "Łukasz", "Søren", "Ana", "Peter", "John", "Maria", "Thomas", "Laura",
          "Michael", "Sarah", "David", "Émile", "François", "Björn", "Åsa", "Ines", "Jörg", "Mehmet", "Ayşe", "Chen",
          "Wei", "Priya", "Rahul", "Olga", "Dmitri", "Fatima", "Omar", "Lucía", "José", "Mónica", "Sven", "Ingrid",
@@ -296,13 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--iterations", type=int, default=40)
     args = parser.parse_args(argv)
-    pg_base = os.environ.get("BENCH_DATABASE_URL", "").strip() or os.environ.get("TEST_DATABASE_URL", "").strip()
+    pg_base = (os.environ.get("BENCH_DATABASE_URL", "").strip() or os.environ.get("TEST_DATABASE_URL", "").strip()
+               or DEFAULT_PG)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="sigsync-portal-bench-") as tmp:
         for db in [d.strip() for d in args.db.split(",") if d.strip()]:
-            if db == "postgresql" and not pg_base:
-                print("# postgresql skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL", file=sys.stderr)
-                continue
             url = f"sqlite:///{Path(tmp) / 'portal.db'}" if db == "sqlite" else fresh_postgres(pg_base)
             print(f"# portal benchmark on {db} with {args.employees:,} employees…", file=sys.stderr)
             rows += bench_database(db, url, args.employees, args.iterations)

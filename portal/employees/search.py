@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlmodel import Session
 
@@ -41,6 +41,7 @@ MAX_PAGE = 200
 MAX_QUERY = 200
 MAX_TERMS = 5
 COUNT_CAP = 1000
+DENSE_WINDOW = 3000  # employees read in order before PostgreSQL asks the trigram index instead
 LARGE_DEPARTMENT = 2000  # members; above it the department filter tests membership row by row
 # Letters that Unicode does not decompose into a base letter and an accent.
 _SPECIAL = str.maketrans({"ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o",
@@ -145,31 +146,63 @@ def search_employees(session: Session, org: Organization, q: str = "", departmen
                      after: str | None = None, limit: int = 50) -> EmployeePage:
     """One page of the organisation's employees matching the search and filters, in the chosen order.
 
-    ``q`` matches name and e-mail, case- and accent-insensitively; each word must appear somewhere
-    ("ann mül" finds Anna Müller). ``after`` is the ``next_cursor`` of the page before.
+    ``q`` matches name and e-mail, case- and accent-insensitively; every word must match ("ann mül"
+    finds Anna Müller): a word of three letters or more anywhere, a word of one or two letters at
+    the start of a word of the name or of the address (typing "m" lists the Ms, not everyone with
+    an m). ``after`` is the ``next_cursor`` of the page before.
     """
     sort = _sort(sort)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidValue(f"A page holds 1 to {MAX_PAGE} employees, not {limit}.")
     table = Employee.__table__
-    key = _sort_key(sort)
+    key = _sort_key(sort).label("sort_key")
     columns = (table.c.id, table.c.email, table.c.display_name, table.c.first_name, table.c.last_name,
                table.c.job_title, table.c.source, table.c.status, table.c.updated_at, key)
-    query = select(*columns).where(*_filters(session, org, q, department_id, source, status))
-    if after:
-        query = query.where(_after(sort, key, _decode_cursor(after, sort)))
-    if sort is Sort.UPDATED:
-        query = query.order_by(key.desc(), table.c.id.desc())
-    else:
-        query = query.order_by(key, table.c.id)
-    rows = session.connection().execute(query.limit(limit + 1)).all()
+    cursor = _decode_cursor(after, sort) if after else None
+    terms = search_terms(q)
+    rows = None
+    if _postgres(session) and any(len(t) >= 3 for t in terms):
+        rows = _dense_first(session, org, terms, columns, sort, cursor, limit,
+                            _filters(session, org, "", department_id, source, status))
+    if rows is None:
+        query = select(*columns).where(*_filters(session, org, q, department_id, source, status))
+        rows = session.connection().execute(_ordered(query, sort, cursor).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     departments = department_names(session, [r.id for r in rows])
     page = [EmployeeRow(r.id, r.email, r.display_name, r.first_name, r.last_name, r.job_title, r.source, r.status,
                         _aware(r.updated_at), departments.get(r.id, [])) for r in rows]
-    cursor = _encode_cursor(sort, rows[-1][-1], rows[-1].id) if more else None
-    return EmployeePage(page, cursor)
+    return EmployeePage(page, _encode_cursor(sort, rows[-1].sort_key, rows[-1].id) if more else None)
+
+
+def _ordered(query, sort: Sort, cursor: tuple[Any, int] | None, key=None, id_column=None):
+    """The query in the sort's order, after the cursor's row."""
+    key = _sort_key(sort) if key is None else key
+    id_column = Employee.__table__.c.id if id_column is None else id_column
+    if cursor is not None:
+        value, last_id = cursor
+        bound = tuple_(bindparam("cursor_key", value, type_=key.type), bindparam("cursor_id", last_id))
+        query = query.where(tuple_(key, id_column) < bound if sort is Sort.UPDATED else tuple_(key, id_column) > bound)
+    if sort is Sort.UPDATED:
+        return query.order_by(key.desc(), id_column.desc())
+    return query.order_by(key, id_column)
+
+
+def _dense_first(session: Session, org: Organization, terms: list[str], columns, sort: Sort,
+                 cursor: tuple[Any, int] | None, limit: int, filters: list) -> list | None:
+    """PostgreSQL, a word of three letters or more: first read the next DENSE_WINDOW employees in order.
+
+    A common word ("sch": every fifth employee) fills a page from them at once; a rare one does not,
+    and then the trigram index finds its few matches (the caller's second query). The planner cannot
+    tell the two apart from its statistics, and chose the wrong way for each (150-500 ms).
+    """
+    table = Employee.__table__
+    window = _ordered(select(*columns, table.c.search_text.label("words")).where(*filters), sort, cursor)
+    window = window.limit(DENSE_WINDOW).subquery()
+    outer = select(*[window.c[c.name] for c in columns]).where(*_term_predicates(window.c.words, terms, True))
+    rows = session.connection().execute(
+        _ordered(outer, sort, None, window.c.sort_key, window.c.id).limit(limit + 1)).all()
+    return rows if len(rows) > limit else None
 
 
 def count_employees(session: Session, org: Organization, q: str = "", department_id: int | None = None,
@@ -213,13 +246,16 @@ def _filters(session: Session, org: Organization, q: str, department_id: int | N
 
     table = Employee.__table__
     where: list[ColumnElement[bool]] = [table.c.organization_id == org.id]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for term in sorted(search_terms(q), key=len, reverse=True):  # the longest word rules out most rows first
-        if postgres:  # LIKE is what the trigram index answers
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(table.c.search_text.like(f"%{escaped}%", escape="\\"))
-        else:  # instr: a plain substring test, no pattern to escape, faster than LIKE over a scan
-            where.append(func.instr(table.c.search_text, term) > 0)
+    terms = search_terms(q)
+    if _postgres(session) and any(len(t) >= 3 for t in terms):
+        # The trigram index finds the long words' matches first (materialised: see _dense_first).
+        hits = (select(table.c.id)
+                .where(table.c.organization_id == org.id,
+                       *[table.c.search_text.like(f"%{_escape_like(t)}%", escape="\\") for t in terms if len(t) >= 3])
+                .cte("search_hits").prefix_with("MATERIALIZED"))
+        where.append(table.c.id.in_(select(hits.c.id)))
+        terms = [t for t in terms if len(t) < 3]
+    where += _term_predicates(table.c.search_text, terms, _postgres(session))
     if source:
         if source not in ("m365", "manual"):
             raise InvalidValue(f"Unknown source {source!r}: use m365 or manual.")
@@ -231,6 +267,27 @@ def _filters(session: Session, org: Organization, q: str, department_id: int | N
     if department_id is not None:
         where.append(_in_department(session, department_id))
     return where
+
+
+def _term_predicates(column, terms: list[str], postgres: bool) -> list[ColumnElement[bool]]:
+    """Each word's test on the folded text, the longest (rarest) first so most rows fail early."""
+    tests: list[ColumnElement[bool]] = []
+    for term in sorted(terms, key=len, reverse=True):
+        if len(term) >= 3:  # anywhere
+            tests.append((func.strpos if postgres else func.instr)(column, term) > 0)
+        elif postgres:  # at a word's start: a regular expression the trigram index answers
+            tests.append(column.regexp_match(f"(^| ){re.escape(term)}"))
+        else:
+            tests.append(or_(func.substr(column, 1, len(term)) == term, func.instr(column, f" {term}") > 0))
+    return tests
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _in_department(session: Session, department_id: int) -> ColumnElement[bool]:
@@ -257,13 +314,6 @@ def _sort(sort: str) -> Sort:
 def _sort_key(sort: Sort):
     table = Employee.__table__
     return {Sort.NAME: table.c.search_text, Sort.EMAIL: table.c.email, Sort.UPDATED: table.c.updated_at}[sort]
-
-
-def _after(sort: Sort, key, cursor: tuple[Any, int]) -> ColumnElement[bool]:
-    value, last_id = cursor
-    bound = tuple_(bindparam("cursor_key", value, type_=key.type), bindparam("cursor_id", last_id))
-    row = tuple_(key, Employee.__table__.c.id)
-    return row < bound if sort is Sort.UPDATED else row > bound
 
 
 def _encode_cursor(sort: Sort, value: Any, last_id: int) -> str:

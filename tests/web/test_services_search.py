@@ -77,6 +77,21 @@ def test_search_finds_names_with_umlauts_whatever_the_case_or_accents(session, a
                                                                          "noname@example.com", "Søren Ørsted"]
 
 
+def test_one_or_two_letters_find_words_that_start_with_them(session, acme, monkeypatch):
+    add_employee(session, acme, "anna@example.com", {"first_name": "Anna", "last_name": "Schmidt"})
+    add_employee(session, acme, "soren@example.com", {"display_name": "Søren Ørsted"})
+    add_employee(session, acme, "noname@example.com", {})
+    assert emails(search_employees(session, acme, q="s")) == ["anna@example.com", "soren@example.com"]
+    assert emails(search_employees(session, acme, q="Ør")) == ["soren@example.com"]
+    assert emails(search_employees(session, acme, q="rs")) == []  # inside "orsted": not a word's start
+    assert emails(search_employees(session, acme, q="rst")) == ["soren@example.com"]  # three letters: anywhere
+    assert emails(search_employees(session, acme, q="no")) == ["noname@example.com"]
+    # PostgreSQL first reads a window of the list in order; a window too small for a page goes to the index.
+    monkeypatch.setattr(search, "DENSE_WINDOW", 1)
+    assert emails(search_employees(session, acme, q="ample", limit=1)) == ["anna@example.com"]
+    assert emails(search_employees(session, acme, q="rste s")) == ["soren@example.com"]
+
+
 def test_search_text_follows_edits_and_core_updates(session, acme):
     employee = add_employee(session, acme, "a@example.com", {"display_name": "Alpha"})
     assert employee.search_text == search_text_for({"display_name": "Alpha", "email": "a@example.com"})
