@@ -3,9 +3,11 @@
 Start more of these, on more machines, to scale out: the database keeps one run per connection
 at a time, whichever worker picks a job up, and lets one scheduling loop act at a time (a lease).
 
-Two child processes: the RQ worker and the scheduler (portal.scheduler). This process watches
-both; when one stops unexpectedly it stops the other and exits non-zero, so a supervisor
-(systemd, a container runtime) restarts the whole worker instead of leaving half of it running.
+The RQ worker runs in this process (its signals behave as RQ documents: SIGTERM or Ctrl-C finish
+the job at hand, a second one stops it); the scheduler (portal.scheduler) runs in a child process
+that this one watches. When the scheduler dies, the worker finishes its job and exits with code 1;
+when this process dies, the scheduler notices and stops. Either way a supervisor (systemd, a
+container runtime) restarts the whole worker rather than leaving half of it running.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
-from multiprocessing.connection import wait
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,12 +43,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not _redis_answers(config):
         return 2
-    parts = {}
-    if not args.scheduler_only:
-        parts["RQ worker"] = run_rq_worker
+    if args.scheduler_only:
+        run_scheduler(None)
+        return 0
+    scheduler = None
     if not args.no_scheduler:
-        parts["scheduler"] = run_scheduler
-    return supervise(parts)
+        # spawn: a fresh interpreter, no sockets or locks inherited from this process.
+        scheduler = multiprocessing.get_context("spawn").Process(target=run_scheduler, args=(os.getpid(),),
+                                                                  name="scheduler")
+        scheduler.start()
+    crashed = threading.Event()
+    if scheduler is not None:
+        threading.Thread(target=_watch, args=(scheduler, crashed), name="watch-scheduler", daemon=True).start()
+    try:
+        run_rq_worker(config)
+    finally:
+        if scheduler is not None and scheduler.is_alive():
+            scheduler.terminate()
+            scheduler.join(10)
+    return 1 if crashed.is_set() else 0
 
 
 def _redis_answers(config: Config) -> bool:
@@ -59,52 +74,43 @@ def _redis_answers(config: Config) -> bool:
     return True
 
 
-def supervise(parts: dict) -> int:
-    """Run each part in its own process until a signal asks us to stop, or one of them stops by itself."""
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited sockets or locks
-    processes = {context.Process(target=target, name=name): name for name, target in parts.items()}
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: object) -> None:
-        stopping.set()
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: RQ finishes the job it is on (warm shutdown)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.start()
-    ended = wait([p.sentinel for p in processes])
-    if not stopping.is_set():
-        gone = next(p for p in processes if p.sentinel in ended)
-        log.error("The %s stopped unexpectedly (exit code %s); stopping the worker so it can be restarted whole.",
-                  processes[gone], gone.exitcode)
-        stop(signal.SIGTERM, None)
-    for process in processes:
-        process.join()
-    return 0 if stopping.is_set() and all(p.exitcode in (0, -signal.SIGTERM) for p in processes) else 1
+def _watch(scheduler: multiprocessing.process.BaseProcess, crashed: threading.Event) -> None:
+    """When the scheduler stops by itself, stop the RQ worker too (after its current job)."""
+    scheduler.join()
+    if scheduler.exitcode in (0, -signal.SIGTERM):  # asked to stop (with the whole worker, usually)
+        log.info("The scheduler stopped.")
+        return
+    crashed.set()
+    log.error("The scheduler stopped unexpectedly (exit code %s); the worker stops after its current job so it "
+              "can be restarted whole.", scheduler.exitcode)
+    os.kill(os.getpid(), signal.SIGTERM)  # RQ's warm shutdown
 
 
-def run_rq_worker() -> None:
-    """The RQ worker on the sync queue (a child process)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into one SIGTERM
-    config = Config.from_env()
+def run_rq_worker(config: Config) -> None:
+    """The RQ worker on the sync queue, in this process."""
     redis = Redis.from_url(config.redis_url)
     worker = Worker([Queue(config.rq_queue, connection=redis)], connection=redis)
     log.info("Worker listening on queue %r", config.rq_queue)
     worker.work()
 
 
-def run_scheduler() -> None:
-    """The scheduling loop (a child process): acts while it holds the database lease."""
+def run_scheduler(parent_pid: int | None) -> None:
+    """The scheduling loop: acts while it holds the database lease; as a child, stops when its parent is gone."""
     from portal.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+
+    def orphaned() -> None:  # the worker was killed: a scheduler alone would be half a worker
+        while not stop.wait(1):
+            if os.getppid() != parent_pid:
+                log.error("The worker process is gone; the scheduler stops too.")
+                stop.set()
+
+    if parent_pid is not None:
+        threading.Thread(target=orphaned, name="watch-parent", daemon=True).start()
     Scheduler(Config.from_env()).run_forever(stop)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, SimpleWorker
 
 from tests.engine.conftest import Harness, acme, fresh, m365_config, sim, sim_server_engine  # noqa: F401
 
@@ -98,3 +98,9 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def work_off(harness: Harness) -> None:
+    """A real RQ worker, in this process, runs whatever is queued for the harness and stops."""
+    redis = Redis.from_url(harness.config.redis_url)
+    SimpleWorker([Queue(harness.config.rq_queue, connection=redis)], connection=redis).work(burst=True)

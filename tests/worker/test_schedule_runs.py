@@ -7,8 +7,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from redis import Redis
-from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from portal import runs
@@ -16,6 +14,7 @@ from portal.db import session_scope
 from portal.models import Organization, SchedulerLease, SyncRun
 from portal.schedule import local_moment, spread_offset
 from portal.scheduler import LEASE_TTL, Scheduler
+from tests.worker.conftest import work_off
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -41,12 +40,6 @@ def tick_times(harness, start: datetime, end: datetime, at: time, extra: list[da
         moments |= {slot - timedelta(seconds=1), slot}
         day += timedelta(days=1)
     return sorted(m for m in moments | set(extra) if start <= m < end)
-
-
-def work_off(harness) -> None:
-    """A real RQ worker (in this process) runs whatever the scheduler queued."""
-    redis = Redis.from_url(harness.config.redis_url)
-    SimpleWorker([Queue(harness.config.rq_queue, connection=redis)], connection=redis).work(burst=True)
 
 
 def scheduled_runs(harness) -> list[SyncRun]:
