@@ -6,6 +6,9 @@ Every read is scoped to one organisation: a run id guessed from another organisa
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -197,8 +200,7 @@ def decisions(session: Session, org: Organization, run_id: int, kind: str | None
     if after_id is not None:
         query = query.where(SyncDecision.id > after_id)
     rows = session.connection().execute(query.order_by(SyncDecision.id).limit(limit + 1)).all()
-    page = [DecisionView(r.id, r.kind, r.m365_id, r.email, r.employee_id, r.reason, dict(r.details or {}),
-                         r.resolution) for r in rows[:limit]]
+    page = [_decision_view(r) for r in rows[:limit]]
     return DecisionPage(page, page[-1].id if len(rows) > limit else None)
 
 
@@ -230,6 +232,140 @@ def active_run(session: Session, org: Organization) -> RunView | None:
         return None
     row = _active_row(conn, connection)
     return None if row is None else _run_view(row)
+
+
+# -- the live panel ---------------------------------------------------------------------------------
+
+FEED_SIZE = 20
+# Phases in which the engine counts users towards the total (the estimate of the time left holds then).
+COUNTING_PHASES = ("users",)
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    """How far a run is, from its row alone: users processed of the total, the time so far and the time left.
+
+    ``remaining`` is None when it cannot be estimated honestly: no total (Graph gave no $count, or a
+    changes-only run, which does not know in advance how many users changed), nothing processed yet, or a
+    phase after the users were read (removals and the last checks take a short, unknown time).
+    """
+
+    done: int
+    total: int | None
+    elapsed: timedelta | None
+    remaining: timedelta | None
+
+    @property
+    def shown(self) -> int:
+        """The progress bar's value: never past its end (users added while the run reads them)."""
+        return self.done if self.total is None else min(self.done, self.total)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return None
+        return min(100, self.done * 100 // self.total)
+
+
+def live_progress(run: RunView, now: datetime | None = None) -> LiveProgress:
+    """The run's progress and an estimate of the time left from its rate so far (users per second since
+    it started), computed from the run row the engine updates after every page of users."""
+    now = now or utcnow()
+    elapsed = None if run.started_at is None else max(timedelta(0), (run.finished_at or now) - run.started_at)
+    remaining = None
+    if (run.active and run.phase in COUNTING_PHASES and run.total and elapsed
+            and run.done > 0 and elapsed.total_seconds() > 0):
+        left = max(0, run.total - run.done)
+        remaining = timedelta(seconds=round(left * elapsed.total_seconds() / run.done))
+    return LiveProgress(run.done, run.total, elapsed, remaining)
+
+
+def latest_decisions(session: Session, org: Organization, run_id: int, limit: int = FEED_SIZE) -> list[DecisionView]:
+    """A run's newest decisions, newest first, in one query (the feed of the live panel).
+
+    Scoped by a join on the run's organisation, so another organisation's run gives an empty list (the
+    page that asks has already answered 404 for it). Reads the (run_id, id) order backwards: SQLite's
+    index on run_id holds the row id; PostgreSQL walks the primary key backwards from the newest rows.
+    """
+    limit = _limit(limit)
+    rows = session.connection().execute(
+        select(SyncDecision.__table__)
+        .join(SyncRun, SyncRun.id == SyncDecision.run_id)
+        .where(SyncDecision.run_id == run_id, SyncRun.organization_id == org.id)
+        .order_by(SyncDecision.id.desc()).limit(limit)
+    ).all()
+    return [_decision_view(r) for r in rows]
+
+
+# -- the decisions as CSV ---------------------------------------------------------------------------
+
+CSV_BATCH = 1000
+CSV_HEADER = ("Decision", "Kind", "Decision in words", "Email", "Microsoft 365 user id", "Employee id", "Reason",
+              "Field", "Value in Sigsync", "Value from Microsoft 365", "Removal")
+# A cell a spreadsheet would read as a formula (or a DDE call) gets a leading quote (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Which two values of a field change go in the CSV's two value columns, per decision kind.
+CSV_VALUES = {"updated": ("before", "after"), "paused": ("synced", "m365"), "excluded": ("synced", "m365"),
+              "overwrote_manual": ("manual", "m365"), "kept_manual": ("manual", "m365")}
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell, safe to open in a spreadsheet: text starting with = + - @ (or a tab or carriage
+    return) is prefixed with a single quote so it is shown, never evaluated."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def decisions_csv(engine: Engine, org: Organization, run_id: int,
+                  kind_label: Callable[[str], str] = str, batch: int = CSV_BATCH) -> Iterator[str]:
+    """All of a run's decisions as CSV text, a batch of rows at a time (keyset on the decision id), for a
+    streamed download: memory stays at one batch however many decisions the run made.
+
+    A decision with field changes gives one line per field (its other cells repeated), so a spreadsheet
+    can filter by field. Raises NotFound before yielding anything for another organisation's run. Each
+    batch is read in its own short transaction, so a long download holds no transaction open.
+    """
+    with engine.connect() as conn:
+        found = conn.execute(select(SyncRun.id).where(SyncRun.id == run_id, SyncRun.organization_id == org.id)).first()
+    if found is None:
+        raise NotFound(f"There is no sync run {run_id} in this organisation.")
+    return _csv_lines(engine, run_id, kind_label, batch)
+
+
+def _csv_lines(engine: Engine, run_id: int, kind_label: Callable[[str], str], batch: int) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def flush() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
+    writer.writerow(CSV_HEADER)
+    yield flush()
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(SyncDecision.__table__).where(SyncDecision.run_id == run_id, SyncDecision.id > after)
+                .order_by(SyncDecision.id).limit(batch)
+            ).all()
+        if not rows:
+            return
+        for r in rows:
+            base = [r.id, r.kind, kind_label(r.kind), r.email, r.m365_id, r.employee_id or "", r.reason]
+            fields = (r.details or {}).get("fields")
+            keys = CSV_VALUES.get(r.kind)
+            if isinstance(fields, dict) and fields and keys:
+                for field_name, values in sorted(fields.items()):
+                    values = values if isinstance(values, dict) else {}
+                    writer.writerow([csv_cell(v) for v in (*base, field_name, values.get(keys[0]),
+                                                          values.get(keys[1]), r.resolution)])
+            else:
+                writer.writerow([csv_cell(v) for v in (*base, "", "", "", r.resolution)])
+        yield flush()
+        after = rows[-1].id
 
 
 # -- held removals --------------------------------------------------------------------------------
@@ -347,6 +483,10 @@ def _connection(conn: DBConnection, connection_id: int) -> Connection:
     return Connection.model_validate(row._asdict())
 
 
+def _decision_view(r) -> DecisionView:
+    return DecisionView(r.id, r.kind, r.m365_id, r.email, r.employee_id, r.reason, dict(r.details or {}), r.resolution)
+
+
 def _run_view(row) -> RunView:
     return RunView(
         id=row.id, connection_id=row.connection_id, trigger=row.trigger, mode=row.mode, status=row.status,
@@ -377,7 +517,8 @@ def _kind(kind: str) -> str:
 
 
 __all__ = [
-    "ACTIVE_STATUSES", "DecisionKind", "DecisionPage", "DecisionView", "Resolution", "RunMode", "RunPage",
-    "RunStatus", "RunTrigger", "RunView", "SyncRequest", "active_run", "approve_removals", "decision_counts",
-    "decisions", "discard_removals", "get_run", "list_runs", "pending_removals", "request_sync",
+    "ACTIVE_STATUSES", "DecisionKind", "DecisionPage", "DecisionView", "LiveProgress", "Resolution", "RunMode",
+    "RunPage", "RunStatus", "RunTrigger", "RunView", "SyncRequest", "active_run", "approve_removals", "csv_cell",
+    "decision_counts", "decisions", "decisions_csv", "discard_removals", "get_run", "latest_decisions",
+    "list_runs", "live_progress", "pending_removals", "request_sync",
 ]

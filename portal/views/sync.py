@@ -120,8 +120,10 @@ def _index_page(problem: str | None = None, problem_title: str | None = "The syn
     session, org = web.db_session(), web.current_org()
     before = _int_arg("before")
     page = runs.list_runs(session, org, before_id=before, limit=RUNS_PER_PAGE)
+    active = runs.active_run(session, org)
     context = {
-        "active": runs.active_run(session, org),
+        "active": active,
+        **(_live(session, org, active) if active else {}),
         "connection_problem": _connection_problem(session, org),
         "page": page,
         "older_url": url_for("sync.index", before=page.next_before_id) if page.next_before_id else None,
@@ -189,25 +191,59 @@ def run(run_id: int) -> Response:
         "first_url": url_for("sync.run", run_id=run_id, kind=kind) if after else None,
         "self_url": url_for("sync.run", run_id=run_id, kind=kind, after=after),
         "employee_url": _employee_url,
+        **_live(session, org, the_run),
     }
     return web.render("sync/run.html", partial="sync/_run_body.html", **context)
 
 
 @bp.get("/runs/<int:run_id>/status")
 def run_status(run_id: int) -> Response:
-    """The run's status panel, polled every second while it goes; HTTP 286 stops the polling when it ended."""
+    """The live panel, polled every second while the run goes; HTTP 286 stops the polling once it ended.
+
+    Reads the database only: one query for the run row (which the engine updates after every page of
+    users) and one for the newest decisions, so any number of admins can watch the same run. The panel is
+    not a live region: only a change of phase (the poll says which phase it showed, ``seen``) and the end
+    are announced, in the status region.
+    """
+    session, org = web.db_session(), web.current_org()
     the_run = _run_or_404(run_id)
+    context = {"run": the_run, **_live(session, org, the_run)}
     if the_run.active:
-        return web.render("sync/run_status.html", partial="sync/_run_status.html", run=the_run)
+        seen = request.args.get("seen")
+        if web.is_htmx() and seen and seen != the_run.phase and the_run.phase in PHASE_LABELS:
+            flash(f"Run {the_run.id}: {PHASE_LABELS[the_run.phase].lower()}.", "info")
+        return web.render("sync/run_status.html", partial="sync/_run_status.html", **context)
     if web.is_htmx():
         # The end is announced once, in the status region, and the rest of the page refreshes itself.
         flash(f"Run {the_run.id} has finished: {STATUS_LABELS.get(the_run.status, the_run.status).lower()}.",
               "success" if the_run.status == runs.RunStatus.SUCCEEDED else "error")
     response = web.render("sync/run_status.html", partial="sync/_run_status.html", status=STOP_POLLING
-                          if web.is_htmx() else 200, run=the_run)
+                          if web.is_htmx() else 200, **context)
     if web.is_htmx():
         response.headers["HX-Trigger"] = "run-finished"
     return response
+
+
+@bp.get("/runs/<int:run_id>/decisions.csv")
+def decisions_csv(run_id: int) -> Response:
+    """All of a run's decisions as a CSV file, streamed a batch at a time (a 100,000-decision run never
+    sits in memory); cells a spreadsheet would run as a formula are quoted."""
+    try:
+        lines = runs.decisions_csv(web.db_session().get_bind(), web.current_org(), run_id,
+                                   kind_label=lambda kind: KIND_LABELS.get(kind, kind))
+    except NotFound:
+        abort(404)
+    response = Response(lines, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="sigsync-run-{run_id}-decisions.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _live(session, org, the_run: runs.RunView) -> dict[str, Any]:
+    """What the live panel shows beside the run row: progress with the time left, and (while the run goes;
+    after it the page lists them all) its newest decisions."""
+    return {"progress": runs.live_progress(the_run),
+            "feed": runs.latest_decisions(session, org, the_run.id) if the_run.active and the_run.started_at else []}
 
 
 # -- held removals --------------------------------------------------------------------------------

@@ -339,7 +339,7 @@ def test_the_status_panel_polls_while_the_run_goes_and_stops_with_286_when_it_en
     connect(db, org)
     run_id = add_run(db, org, status="running", phase="users", done=120, total=300)
     page = signed_in.get(f"/sync/runs/{run_id}").get_data(as_text=True)
-    assert f'hx-get="/sync/runs/{run_id}/status" hx-trigger="every 1s"' in page
+    assert f'hx-get="/sync/runs/{run_id}/status?seen=users" hx-trigger="every 1s"' in page
 
     going = signed_in.get(f"/sync/runs/{run_id}/status", headers=hx())
     body = going.get_data(as_text=True)
