@@ -1,6 +1,8 @@
 """`make run`: the whole demo on one machine — Microsoft 365 simulator, database, worker, portal.
 
-Starts each part as a child process, prints where to go, and stops them all on Ctrl-C.
+Starts each part as a child process (the portal under gunicorn, as in production), creates the demo
+organisation and its admin, prints the portal's address and the admin's e-mail and password, and stops
+them all on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ DEMO_ORG = "demo"
 SIM_PORT = int(os.environ.get("SIGSYNC_SIM_PORT", "8443"))
 SIM_USERS = os.environ.get("SIGSYNC_DEMO_USERS", "500")
 PORTAL_PORT = int(os.environ.get("SIGSYNC_PORT", "5000"))
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+DEMO_ADMIN_PASSWORD = os.environ.get("SIGSYNC_DEMO_PASSWORD", "sigsync-demo-password")
 
 children: list[subprocess.Popen] = []
 
@@ -136,10 +140,33 @@ def seed_demo(env: dict[str, str]) -> None:
     if connected.returncode != 0:
         run(flask("m365", "connect", DEMO_ORG, "--tenant", env["MS_TENANT_ID"], "--app-only"), env)
     say("demo organisation 'demo' is connected to the simulator's tenant")
+    ensure_demo_admin(env)
     env_file = INSTANCE / "demo.env"
     keys = ("DATABASE_URL", "REDIS_URL", "MS_AUTHORITY_HOST", "MS_TENANT_ID", "MS_CLIENT_ID", "MS_CLIENT_SECRET",
             "GRAPH_URL", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
     env_file.write_text("".join(f"export {k}='{env.get(k, '')}'\n" for k in keys))
+
+
+def ensure_demo_admin(env: dict[str, str]) -> None:
+    """The demo's admin, with the password printed at the end (reset to it if the admin exists already)."""
+    password = DEMO_ADMIN_PASSWORD + "\n"
+    created = subprocess.run(flask("admin", "create", DEMO_ADMIN_EMAIL, "--org", DEMO_ORG, "--name", "Demo Admin",
+                                   "--password-stdin"), cwd=ROOT, env=env, input=password, capture_output=True,
+                             text=True)
+    if created.returncode != 0:
+        reset = subprocess.run(flask("admin", "password", DEMO_ADMIN_EMAIL, "--password-stdin"), cwd=ROOT, env=env,
+                               input=password, capture_output=True, text=True)
+        if reset.returncode != 0:
+            fail(f"could not create the demo admin:\n{created.stdout}{created.stderr}{reset.stdout}{reset.stderr}")
+
+
+def portal_port() -> int:
+    """SIGSYNC_PORT (5000) when free; else any free port (the simulator accepts any loopback port)."""
+    if not port_open("127.0.0.1", PORTAL_PORT):
+        return PORTAL_PORT
+    port = free_port()
+    say(f"port {PORTAL_PORT} is taken; the portal uses port {port}")
+    return port
 
 
 def main() -> int:
@@ -147,6 +174,9 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", f"sqlite:///{INSTANCE / 'sigsync.db'}")
     env["PYTHONUNBUFFERED"] = "1"
+    port = portal_port()
+    url = f"http://127.0.0.1:{port}"
+    env["SIGSYNC_PUBLIC_URL"] = url  # where Microsoft's consent page sends the admin back
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         ensure_redis(env)
@@ -155,12 +185,16 @@ def main() -> int:
         worker = spawn([PY, "worker.py"], env)
         queued = run(flask("m365", "sync", DEMO_ORG, "--queue"), env).strip().splitlines()[-1]
         say(f"first sync handed to the worker: {queued}")
-        portal = spawn(flask("run", "--host", "127.0.0.1", "--port", str(PORTAL_PORT)), env)
-        wait_for(lambda: port_open("127.0.0.1", PORTAL_PORT), "the portal", 20)
-        say(f"portal:  http://127.0.0.1:{PORTAL_PORT}  (health: /healthz)")
-        say("The admin portal's pages arrive with a later issue; today the sync runs from the CLI:")
-        say("  source instance/demo.env && .venv/bin/flask --app portal employees export demo")
-        say("  source instance/demo.env && .venv/bin/flask --app portal m365 sync demo")
+        gunicorn = str(Path(PY).with_name("gunicorn"))
+        portal = spawn([gunicorn, "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+                        "--graceful-timeout", "5", "portal:create_app()"], env)
+        wait_for(lambda: port_open("127.0.0.1", port), "the portal", 30)
+        say("")
+        say(f"Portal:    {url}   (gunicorn; health: {url}/healthz)")
+        say(f"Sign in:   {DEMO_ADMIN_EMAIL}  /  {DEMO_ADMIN_PASSWORD}")
+        say("Microsoft 365 admin (the simulator's consent page, after Disconnect → Connect with Microsoft): "
+            "admin@contoso.example  /  Sim-Admin-Pass-1")
+        say("The CLI works on the same data: source instance/demo.env && .venv/bin/flask --app portal --help")
         say(f"Simulator control: {env['MS_AUTHORITY_HOST']}/_sim/health   Press Ctrl-C to stop everything.")
         while all(p.poll() is None for p in (worker, portal)):
             time.sleep(0.5)
