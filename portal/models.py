@@ -213,6 +213,20 @@ class GroupMember(SQLModel, table=True):
     group_id: str = Field(max_length=64, primary_key=True)
 
 
+class DryRunMark(SQLModel, table=True):
+    """What a dry run would have written, as rows for the run's length, so its memory stays flat.
+
+    A real run leaves its traces in the employee rows (seen_in_run, addresses); a dry run writes none,
+    and kept them in memory instead: every address of the tenant. kind: "seen" (key: employee id),
+    "claim" (key: address, value: the user whose employee would have it), "release" (key: address).
+    """
+
+    run_id: int = Field(primary_key=True)
+    kind: str = Field(max_length=8, primary_key=True)
+    key: str = Field(max_length=320, primary_key=True)
+    value: str = Field(default="", max_length=64)
+
+
 class AuditEvent(SQLModel, table=True):
     """Something an admin (or the command line) did to an organisation, kept for its audit log."""
 

@@ -22,7 +22,7 @@ from portal.employees.seats import BILLABLE_STATUSES
 from portal.errors import SigsyncError
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
 from portal.models import Connection, Employee, Organization, SyncRun, utcnow
-from portal.sync import lock, removals
+from portal.sync import dryrun, lock, removals
 from portal.sync.config import (
     ConfigInvalid,
     SyncConfig,
@@ -157,6 +157,9 @@ def run_sync(engine: Engine, run_id: int, graph: Any, progress: Progress | None 
         _finish(engine, run_id, "failed", f"Internal error: {type(exc).__name__}. Nothing was lost; run again.")
         raise
     finally:
+        if run.mode == "dry_run":  # its marks were for its own length only (also when it failed)
+            with engine.begin() as conn:
+                dryrun.discard(conn, run_id)
         lock.release(engine, connection.id, run_id)
     with engine.begin() as conn:
         return _load(conn, SyncRun, run_id)
@@ -207,9 +210,10 @@ class _Run:
         self.departments = DepartmentCache(self.org.id)
         seats_left = None if self.org.seats is None else max(0, self.org.seats - seats_taken)
         self.seats = SeatAllocator(seats_left)
-        self.seen_dry: set[int] | None = set() if self.dry_run else None
+        self.chunk_seen: set[int] = set()  # employees planned in this run, among the chunk's (dry runs: marks)
+        self.chunk_addresses: list[str] = []  # the addresses the chunk's users have (primary and other)
         # Addresses taken and given up by users already planned: for the chunk being planned (later chunks
-        # read them from the database), or, in a dry run, which writes nothing, for the whole run.
+        # read them from the database, or, in a dry run, which writes no employee, from its marks).
         self.ledger = _AddressLedger()
         self.deferred_addresses: list[str] = []  # users whose address's holder had not been met yet
         self.settling = False  # planning the deferred users: no more waiting
@@ -354,8 +358,11 @@ class _Run:
         """Plan a chunk against its employees as they are now, in the transaction that writes the plan."""
         existing = self._load_existing(conn, users)
         changes = PageChanges()
-        if not self.dry_run:
-            self.ledger = _AddressLedger()  # the database shows earlier chunks' addresses: this one's suffice
+        self.ledger = _AddressLedger()
+        self.chunk_seen = set()
+        if self.dry_run:  # what earlier chunks did, as a real run would find it in the employee rows
+            self.ledger.claims, self.ledger.released = dryrun.addresses(conn, self.run.id, self.chunk_addresses)
+            self.chunk_seen = dryrun.seen(conn, self.run.id, [k.state.id for k in existing.by_email.values()])
         for user in users:
             self._plan_one(changes, existing, user, managers, photos)
         return changes
@@ -365,7 +372,8 @@ class _Run:
         for u in users:
             if (email := self.mapper.email(u)) is not None:
                 addresses += [email, *_other_addresses(u, email)]
-        existing = load_existing(conn, self.org.id, [u["id"] for u in users], list(dict.fromkeys(addresses)),
+        self.chunk_addresses = list(dict.fromkeys(addresses))
+        existing = load_existing(conn, self.org.id, [u["id"] for u in users], self.chunk_addresses,
                                  with_photo=self.photos)
         if self.dry_removed:  # a dry run removed nobody: show the rest of the run the employees as it left them
             existing = _as_removed(existing, self.dry_removed)
@@ -436,8 +444,8 @@ class _Run:
         if claimed_by is None and self.seats.holds(email):
             claimed_by = ""  # a new user waiting for its seat has it
         settled = holder is not None and (
-            holder.state.id in self.seen_dry if self.seen_dry is not None
-            else holder.seen_in_run == self.run.id or holder.last_user in self.ledger.planned)
+            holder.seen_in_run == self.run.id or holder.state.id in self.chunk_seen
+            or holder.last_user in self.ledger.planned)
         alias = None
         if emp is None and holder is None:
             # A manual employee typed with one of the user's other addresses (never another person's).
@@ -460,7 +468,7 @@ class _Run:
         if state is not None and state.email != address:
             self.ledger.release(state.email)
         if plan.action == "create" or plan.link or (state is not None and state.email != address):
-            self.ledger.claims[address] = uid
+            self.ledger.claim(address, uid)
 
     def _incoming(self, user: dict, manager_id: str | None, managers: dict[str, dict],
                   photos: dict[str, bytes | None]) -> dict[str, str]:
@@ -551,8 +559,9 @@ class _Run:
             Employee.organization_id == self.org.id,
             Employee.email.in_([n.values["email"] for n in winners]))).scalars())
         if self.dry_run:
+            claims, _released = dryrun.addresses(conn, self.run.id, [n.values["email"] for n in winners])
             taken |= {n.values["email"] for n in winners
-                      if self.ledger.claims.get(n.values["email"], n.values["m365_id"]) != n.values["m365_id"]}
+                      if claims.get(n.values["email"], n.values["m365_id"]) != n.values["m365_id"]}
         changes = PageChanges()
         for new in winners:
             email = new.values["email"]
@@ -588,15 +597,16 @@ class _Run:
                 self.managers.remember(user)
 
     def _mark_seen(self, changes: PageChanges, employee_id: int) -> None:
-        if self.seen_dry is not None:
-            self.seen_dry.add(employee_id)
-        else:
-            changes.seen_employee_ids.append(employee_id)
+        self.chunk_seen.add(employee_id)
+        changes.seen_employee_ids.append(employee_id)
 
     def _write(self, conn: DBConnection, changes: PageChanges) -> set[str]:
         """Write a page; returns the users whose employee an admin changed since it was read (not written)."""
         if self.dry_run:
             self._tally(changes)
+            dryrun.record(conn, self.run.id, changes.seen_employee_ids,
+                          {a: self.ledger.claims.get(a) for a in self.ledger.touched},
+                          self.ledger.released & self.ledger.touched)
             insert_decisions(conn, self.run.id, [
                 *changes.decisions, *(d for c in changes.creates for d in c.decisions),
                 *(d for u in changes.updates for d in u.decisions)])
@@ -808,7 +818,8 @@ class _Run:
         with self.engine.begin() as conn:
             self._hold_lock(conn)  # removing is for the run that still holds the lock
             if mode in ("full", "dry_run"):
-                candidates = list(removals.unseen_in_full_run(conn, self.org.id, self.run.id, self.seen_dry))
+                candidates = list(removals.unseen_in_full_run(conn, self.org.id, self.run.id,
+                                                              dry_run=self.dry_run))
             else:
                 candidates = list({r.employee_id: r for r in self.removal_candidates}.values())
             if not candidates:
@@ -849,6 +860,7 @@ class _Run:
                     refresh_statistics(conn)
             else:
                 self.groups.discard(conn)
+                dryrun.discard(conn, self.run.id)
             conn.execute(update(SyncRun).where(SyncRun.id == self.run.id).values(
                 status="succeeded", phase="done", done=self.tally.done, counts=self.tally.counts,
                 finished_at=utcnow(), heartbeat_at=utcnow()))
@@ -914,10 +926,16 @@ class _AddressLedger:
     claims: dict[str, str] = field(default_factory=dict)  # address -> the user whose employee has it now
     released: set[str] = field(default_factory=set)  # addresses an employee gave up
     planned: set[str] = field(default_factory=set)  # users planned (their addresses are final for the run)
+    touched: set[str] = field(default_factory=set)  # addresses claimed or given up by this chunk's users
+
+    def claim(self, email: str, uid: str) -> None:
+        self.claims[email] = uid
+        self.touched.add(email)
 
     def release(self, email: str) -> None:
         self.released.add(email)
         self.claims.pop(email, None)
+        self.touched.add(email)
 
     def holder(self, email: str, stored: Known | None) -> Known | None:
         """The employee holding ``email`` as the run left it (the stored one, unless it gave it up)."""

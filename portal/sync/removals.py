@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection as DBConnection
 
 from portal.errors import SigsyncError
 from portal.models import Employee, EmployeeDepartment, SyncDecision, SyncRun, utcnow
-from portal.sync import lock
+from portal.sync import dryrun, lock
 from portal.sync.writer import Decision, insert_decisions
 
 # Employees the sync may remove: linked, and neither paused nor excluded nor already inactive.
@@ -44,18 +44,17 @@ def linked_count(conn: DBConnection, organization_id: int) -> int:
     ).scalar_one()
 
 
-def unseen_in_full_run(conn: DBConnection, organization_id: int, run_id: int, seen: set[int] | None = None):
-    """Linked employees a full run did not find in scope (``seen`` replaces the column in a dry run)."""
+def unseen_in_full_run(conn: DBConnection, organization_id: int, run_id: int, *, dry_run: bool = False):
+    """Linked employees a full run did not find in scope (a dry run's marks replace the column)."""
     stmt = select(Employee.id, Employee.m365_id, Employee.email).where(
         Employee.organization_id == organization_id,
         Employee.m365_id.is_not(None),
         Employee.status.in_(REMOVABLE_STATUSES),
+        # The database filters: a run reads only the few it did not see.
+        dryrun.not_seen(run_id) if dry_run else or_(Employee.seen_in_run.is_(None), Employee.seen_in_run != run_id),
     )
-    if seen is None:  # the database filters: a real run reads only the few it did not see
-        stmt = stmt.where(or_(Employee.seen_in_run.is_(None), Employee.seen_in_run != run_id))
     for emp_id, m365_id, email in conn.execute(stmt):
-        if seen is None or emp_id not in seen:
-            yield Removal(emp_id, m365_id, email, "not found in Microsoft 365 or outside the import rules")
+        yield Removal(emp_id, m365_id, email, "not found in Microsoft 365 or outside the import rules")
 
 
 def apply(conn: DBConnection, removals: list[Removal], action: str, *, dry_run: bool = False) -> list[Decision]:

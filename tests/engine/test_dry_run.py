@@ -87,3 +87,25 @@ def test_dry_run_holds_removals_like_a_real_run_but_they_cannot_be_approved(acme
     assert out.exit_code == 1
     assert "dry run" in out.output
     assert {acme.employee(e).status for e in doomed} == {"active"}
+
+
+def test_a_dry_run_keeps_its_traces_in_the_database_for_its_length_only(acme):
+    from portal.models import DryRunMark
+
+    acme.sim.settings.delta_page_size = 50
+    during: list[int] = []
+
+    def count_marks(done, total, phase):
+        if phase == "users":
+            with acme.engine.begin() as conn:
+                during.append(conn.execute(select(func.count()).select_from(DryRunMark)).scalar_one())
+
+    acme.add_manual("zoe@contoso.example")
+    dry = acme.sync(dry_run=True, progress=count_marks)
+    real = acme.sync()
+
+    # What earlier pages did (employees seen, addresses taken) is read back a chunk at a time, not held.
+    assert during and during[-1] > during[0] > 0
+    with acme.engine.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(DryRunMark)).scalar_one() == 0
+    assert _decided(acme, dry["run_id"]) == _decided(acme, real["run_id"])
