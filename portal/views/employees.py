@@ -173,7 +173,7 @@ def _list_context(query: ListQuery, after: str | None) -> dict[str, Any]:
         "query": query,
         "page": page,
         "after": after,
-        "count": search.count_employees(session, org, **filters) if after is None else None,
+        "count": _count(session, org, page, filters) if after is None else None,
         "department_options": [("", "All departments")] + [(str(i), name) for i, name in departments],
         "source_options": [("", "All sources")] + list(SOURCE_LABELS.items()),
         "state_options": [("", "All states")] + list(STATE_LABELS.items()),
@@ -184,6 +184,13 @@ def _list_context(query: ListQuery, after: str | None) -> dict[str, Any]:
         "self_url": url_for("employees.index", **query.args(after=after)),
         "bulk_actions": BULK_ACTIONS,
     }
+
+
+def _count(session, org, page: search.EmployeePage, filters: dict[str, Any]) -> search.EmployeeCount:
+    """How many match: a first page that holds them all is the count (no second scan for a rare name)."""
+    if not page.has_more:
+        return search.EmployeeCount(len(page.rows), exact=True)
+    return search.count_employees(session, org, **filters)
 
 
 # -- one employee ---------------------------------------------------------------------------------
