@@ -343,7 +343,7 @@ def _csv_lines(engine: Engine, run_id: int, kind_label: Callable[[str], str], ba
         return text
 
     writer.writerow(CSV_HEADER)
-    yield flush()
+    yield "\ufeff" + flush()  # the byte order mark: spreadsheets then read the file as UTF-8
     after = 0
     while True:
         with engine.connect() as conn:
