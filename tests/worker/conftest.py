@@ -49,11 +49,11 @@ def queued(acme, redis_url, sim_server_engine, monkeypatch) -> Iterator[Harness]
 class WorkerProcess:
     """`python worker.py …` in its own process group, configured from the environment like on another machine."""
 
-    def __init__(self, harness: Harness, sim_server, *args: str) -> None:
+    def __init__(self, harness: Harness, sim_server, logs: Path, *args: str) -> None:
         env = {**os.environ, **sim_server.env(), "DATABASE_URL": harness.config.database_url,
                "REDIS_URL": harness.config.redis_url, "SIGSYNC_QUEUE": harness.config.rq_queue,
                "SIGSYNC_ENV": "test", "PYTHONUNBUFFERED": "1"}
-        self.log_path = Path(harness.config.database_url.split("///")[-1]).parent / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.log_path = logs / f"worker-{uuid.uuid4().hex[:6]}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen([sys.executable, "worker.py", *args], cwd=ROOT, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -76,11 +76,11 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(sim_server_engine) -> Iterator[Callable[..., WorkerProcess]]:  # noqa: F811
+def start_worker(sim_server_engine, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:  # noqa: F811
     started: list[WorkerProcess] = []
 
     def start(harness: Harness, *args: str) -> WorkerProcess:
-        worker = WorkerProcess(harness, sim_server_engine, *args)
+        worker = WorkerProcess(harness, sim_server_engine, tmp_path, *args)
         started.append(worker)
         return worker
 
