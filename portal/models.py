@@ -290,3 +290,49 @@ def _refresh_search_text(_mapper: Any, _connection: Any, employee: Employee) -> 
     if state.has_identity and not any(state.attrs[name].history.has_changes() for name in SEARCHED_FIELDS):
         return
     employee.search_text = search_text_for({name: getattr(employee, name) for name in SEARCHED_FIELDS})
+
+
+class SignatureTemplate(SQLModel, table=True):
+    """An e-mail signature an admin designed: cleaned HTML with placeholders (portal.signatures.render)."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    html: str = Field(sa_column=Column(Text, nullable=False))
+    # The plain-text version: derived from the HTML unless the admin wrote their own (text_is_custom).
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    text_is_custom: bool = False
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SignatureAssignment(SQLModel, table=True):
+    """Which template a scope gets for new e-mails or for replies and forwards.
+
+    scope "default" (the organisation's), "department" (department_id) or "employee" (employee_id, an
+    override); ``target`` is "default", "department:<id>" or "employee:<id>", so one row per slot.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "target", "compose"),
+        Index("ix_signatureassignment_org_template", "organization_id", "template_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id")
+    target: str = Field(max_length=40)
+    compose: str = Field(max_length=8)  # "new" | "reply"
+    template_id: int = Field(foreign_key="signaturetemplate.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    employee_id: int | None = Field(default=None, foreign_key="employee.id", index=True)
+    created_at: datetime = _ts()
+
+
+class SignatureDepartmentOrder(SQLModel, table=True):
+    """The admin's order of departments: an employee in several gets the first one's signature."""
+
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    position: int
