@@ -178,6 +178,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     env["SIGSYNC_PUBLIC_URL"] = url  # where Microsoft's consent page sends the admin back
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the demo even if started in the background
     try:
         ensure_redis(env)
         start_simulator(env)
