@@ -99,9 +99,14 @@ def more() -> Response:
     query, after = _list_query()
     if after is None:
         abort(404)
-    context = _list_context(query, after)
     if not web.is_htmx():
         return web.redirect(url_for("employees.index", **query.args(after=after)))
+    try:
+        context = _list_context(query, after, strict=True)
+    except InvalidValue as exc:  # an out-of-date cursor: say so, append nothing, offer no further page
+        flash(f"{exc} (Search again to see the list as it is now.)", "warning")
+        return web.render("employees/index.html", partial="employees/_more.html",
+                          page=search.EmployeePage([], None), more_url=None, next_url=None)
     return web.render("employees/index.html", partial="employees/_more.html", **context)
 
 
@@ -156,7 +161,7 @@ def _list_query() -> tuple[ListQuery, str | None]:
     return query, args.get("after") or None
 
 
-def _list_context(query: ListQuery, after: str | None) -> dict[str, Any]:
+def _list_context(query: ListQuery, after: str | None, strict: bool = False) -> dict[str, Any]:
     session, org = web.db_session(), web.current_org()
     departments = records.department_choices(session, org)
     if query.department is not None and query.department not in {i for i, _ in departments}:
@@ -165,7 +170,9 @@ def _list_context(query: ListQuery, after: str | None) -> dict[str, Any]:
                "status": query.state or None}
     try:
         page = search.search_employees(session, org, sort=query.sort, after=after, limit=PAGE_SIZE, **filters)
-    except InvalidValue as exc:  # an out-of-date page link
+    except InvalidValue as exc:  # an out-of-date page link: the first page instead (or the caller says so)
+        if strict:
+            raise
         flash(str(exc), "warning")
         after = None
         page = search.search_employees(session, org, sort=query.sort, limit=PAGE_SIZE, **filters)

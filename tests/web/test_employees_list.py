@@ -159,7 +159,7 @@ def test_the_list_never_shows_another_organisations_employees(signed_in, db, org
 def test_load_more_appends_the_next_page_and_moves_the_button(signed_in, db, org):
     _people(db, org, 120)
     page = signed_in.get("/employees/").get_data(as_text=True)
-    assert len(_names(page)) == 50
+    assert len(_names(page)) == 50 and "120 employees." in page
     more = re.search(r'hx-get="(/employees/more\?after=[^"]+)"', page).group(1)
     next_page = re.search(r'<a class="button" href="(/employees/\?after=[^"]+)"', page).group(1)
 
@@ -191,6 +191,13 @@ def test_an_outdated_page_link_starts_again_from_the_first_page(signed_in, db, o
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "That page link is out of date" in page and len(_names(page)) == 3
+
+
+def test_load_more_with_an_outdated_cursor_appends_nothing_and_says_why(signed_in, db, org):
+    _people(db, org, 3)
+    body = signed_in.get("/employees/more?after=not-a-cursor", headers=hx()).get_data(as_text=True)
+    assert _names(body) == [] and "Load more" not in body
+    assert "That page link is out of date" in body
 
 
 # -- bulk actions ---------------------------------------------------------------------------------
