@@ -15,8 +15,10 @@ Daylight-saving changes, decided here once:
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from portal.sync.config import SCHEDULE_SETTINGS, ConfigInvalid, parse_config
@@ -44,14 +46,21 @@ OFF_KEY = "off"
 def slot_for(settings: dict, org_timezone: str, connection_id: int) -> Slot | None:
     """The connection's daily slot from its stored settings, or None when auto-sync is off or unreadable."""
     relevant = {k: settings[k] for k in SCHEDULE_SETTINGS if k in (settings or {})}
+    parsed = _daily_time(json.dumps(relevant, sort_keys=True, default=str), org_timezone)
+    return None if parsed is None else Slot(parsed[0], parsed[1], spread_offset(connection_id))
+
+
+@lru_cache(maxsize=1024)
+def _daily_time(relevant: str, org_timezone: str) -> tuple[time, str] | None:
+    # Cached: a fleet's connections share a handful of schedules, and the scheduler judges thousands at once.
     try:
-        parsed = parse_config({"settings": relevant}, default_timezone=org_timezone).settings
+        parsed = parse_config({"settings": json.loads(relevant)}, default_timezone=org_timezone).settings
     except ConfigInvalid:
         return None  # a broken schedule setting: no automatic runs until an admin saves a valid one
     if not parsed.auto_sync:
         return None
     hours, minutes = (int(part) for part in parsed.sync_time.split(":"))
-    return Slot(time(hours, minutes), parsed.timezone, spread_offset(connection_id))
+    return time(hours, minutes), parsed.timezone
 
 
 def spread_offset(connection_id: int, window: timedelta = SPREAD) -> timedelta:
