@@ -188,6 +188,28 @@ def page(browser, stack) -> Iterator[object]:
 
 
 @pytest.fixture(scope="package")
+def admin_cookies(browser, stack) -> dict:
+    """Signed in once through the form (after the first-run test made the admin); later tests reuse the cookies."""
+    context = browser.new_context(base_url=stack.url, viewport=VIEWPORT)
+    tab = context.new_page()
+    sign_in(tab)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def admin_page(browser, stack, admin_cookies) -> Iterator[object]:
+    """A browser whose admin signed in already, on the dashboard."""
+    context = browser.new_context(base_url=stack.url, viewport=VIEWPORT, storage_state=admin_cookies)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto("/")
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="package")
 def shots(request) -> object:
     """``shots(page, "name")`` saves docs/screenshots/name.png when asked (--screenshots or SIGSYNC_SCREENSHOTS=1)."""
     wanted = request.config.getoption("--screenshots") or os.environ.get("SIGSYNC_SCREENSHOTS") == "1"

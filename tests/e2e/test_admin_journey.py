@@ -82,8 +82,8 @@ def status(page):
     return page.get_by_role("status").and_(page.locator("#status"))
 
 
-def test_basic_settings_refuse_bad_input_inline_then_save(page, shots):
-    sign_in(page)
+def test_basic_settings_refuse_bad_input_inline_then_save(admin_page, shots):
+    page = admin_page
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings", exact=True).click()
     threshold = page.get_by_label("Hold removals above this many employees")
     threshold.fill("-3")
@@ -100,8 +100,8 @@ def test_basic_settings_refuse_bad_input_inline_then_save(page, shots):
     shots(page, "settings")
 
 
-def test_a_group_rule_with_departments_from_an_attribute_previews_then_saves(page, shots):
-    sign_in(page)
+def test_a_group_rule_with_departments_from_an_attribute_previews_then_saves(admin_page, shots):
+    page = admin_page
     page.goto("/settings/rules")
     page.get_by_role("button", name="Add rule").click()
     rule = page.get_by_role("group", name=re.compile(r"^Rule 1"))
@@ -137,8 +137,8 @@ def test_a_group_rule_with_departments_from_an_attribute_previews_then_saves(pag
     shots(page, "rules")
 
 
-def test_sync_now_runs_on_the_worker_until_it_succeeds(page, shots):
-    sign_in(page)
+def test_sync_now_runs_on_the_worker_until_it_succeeds(admin_page, shots):
+    page = admin_page
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Sync", exact=True).click()
     shots(page, "sync-empty")
     page.get_by_role("button", name="Sync now").click()
@@ -166,13 +166,13 @@ def someone(stack) -> Employee:
                             .order_by(Employee.id).offset(100).limit(1)).scalars().one()
 
 
-def test_search_finds_one_employee_among_thousands_as_the_admin_types(page, stack, shots):
+def test_search_finds_one_employee_among_thousands_as_the_admin_types(admin_page, stack, shots):
+    page = admin_page
     target = someone(stack)
-    sign_in(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Employees", exact=True).click()
     count = page.locator("#result-count")
     expect(count).to_contain_text("more than 1,000 employees")  # the list counts no further than it must
-    shots(page, "employees")
+    shots(page, "employees", full_page=False)
     box = page.get_by_role("searchbox", name="Search employees")
     box.press_sequentially(target.display_name, delay=30)  # no Enter: results follow the typing
     table = page.get_by_role("table", name=re.compile("Employees"))
@@ -183,9 +183,9 @@ def test_search_finds_one_employee_among_thousands_as_the_admin_types(page, stac
     shots(page, "employees-search")
 
 
-def test_pause_one_employee_from_their_page(page, stack):
+def test_pause_one_employee_from_their_page(admin_page, stack):
+    page = admin_page
     target = someone(stack)
-    sign_in(page)
     page.goto(f"/employees/?q={target.email}")
     page.get_by_role("link", name=target.display_name).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(target.display_name)
@@ -197,10 +197,10 @@ def test_pause_one_employee_from_their_page(page, stack):
     expect(page.get_by_role("region", name="Sync", exact=True)).to_contain_text("Sync paused")
 
 
-def test_a_field_typed_in_sigsync_is_given_back_to_microsoft_365(page, stack, shots):
+def test_a_field_typed_in_sigsync_is_given_back_to_microsoft_365(admin_page, stack, shots):
+    page = admin_page
     target = someone(stack)
     original = target.job_title
-    sign_in(page)
     page.goto(f"/employees/{target.id}")
     page.get_by_role("link", name="Edit employee").click()
     page.get_by_label("Job title").fill("Chief Signature Officer")
@@ -220,10 +220,10 @@ def test_a_field_typed_in_sigsync_is_given_back_to_microsoft_365(page, stack, sh
     expect(job.get_by_role("button", name=re.compile("Give back"))).to_have_count(0)
 
 
-def test_bulk_exclude_the_employees_a_search_found(page, stack):
+def test_bulk_exclude_the_employees_a_search_found(admin_page, stack):
+    page = admin_page
     target = someone(stack)
     surname = target.last_name
-    sign_in(page)
     page.goto("/employees/")
     page.get_by_role("searchbox", name="Search employees").press_sequentially(surname, delay=30)
     count = page.locator("#result-count")
@@ -243,8 +243,8 @@ def test_bulk_exclude_the_employees_a_search_found(page, stack):
         expect(rows.nth(i)).to_contain_text("Excluded from sync")
 
 
-def test_rename_a_department(page, shots):
-    sign_in(page)
+def test_rename_a_department(admin_page, shots):
+    page = admin_page
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Departments", exact=True).click()
     shots(page, "departments")
     departments = page.get_by_role("table", name=re.compile("epartments"))
@@ -256,8 +256,8 @@ def test_rename_a_department(page, shots):
     expect(page.get_by_role("heading", level=1)).to_have_text("Legal & Compliance")
 
 
-def test_disconnect_asks_what_happens_to_the_employees_and_a_typed_confirmation(page, stack, shots):
-    sign_in(page)
+def test_disconnect_asks_what_happens_to_the_employees_and_a_typed_confirmation(admin_page, stack, shots):
+    page = admin_page
     page.goto("/connect/")
     page.get_by_role("link", name="Disconnect").click()
     page.get_by_label("Keep them").check()
