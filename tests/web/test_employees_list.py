@@ -44,6 +44,13 @@ def test_an_expired_session_during_a_search_moves_the_whole_page_to_sign_in(clie
     assert response.headers["HX-Redirect"].startswith("/signin?next=")
 
 
+def test_anonymous_bulk_action_changes_nothing(client, admin, db, org):
+    [anna] = _people(db, org, 1)
+    response = client.post("/employees/actions", data={"action": "pause", "ids": [anna.id]})
+    assert response.status_code in (302, 400)  # no session, so no CSRF token either
+    assert _reload(db, [anna]) == ["active"]
+
+
 def test_bulk_action_without_csrf_is_refused(signed_in, db, org):
     [anna] = _people(db, org, 1)
     response = signed_in.post("/employees/actions", data={"action": "pause", "ids": [anna.id]})
