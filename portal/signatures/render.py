@@ -132,7 +132,30 @@ _JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _MARKER = re.compile("\ue000(\\d+)\ue001")
 
 
+_CSS_STRING = re.compile(r'"[^"]*"|\'[^\']*\'')
+_CSS_DANGER = re.compile(r"url\(|expression|javascript:|behavior|binding|@import|\\|&#|/\*", re.IGNORECASE)
+
+
+def _safe_style(value: str) -> str:
+    """Declarations whose value could fetch or run something (url(), expression(), CSS escapes) go whole;
+    nh3 then keeps only the allowed properties of the rest."""
+    kept, start, depth = [], 0, ""
+    for at, char in enumerate(value + ";"):
+        if depth:
+            depth = "" if char == depth else depth
+        elif char in "\"'":
+            depth = char
+        elif char == ";":
+            declaration = value[start:at]
+            if declaration.strip() and not _CSS_DANGER.search(_CSS_STRING.sub("", declaration) + declaration):
+                kept.append(declaration.strip())
+            start = at + 1
+    return "; ".join(kept)
+
+
 def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "style":
+        return _safe_style(value) or None
     if attribute in URL_ATTRIBUTES and value.lstrip().lower().startswith("data:"):
         return value if tag == "img" and attribute == "src" and _DATA_IMAGE.match(value.strip()) else None
     return value
@@ -371,7 +394,7 @@ def _text_of(node: _Node) -> str:
     if node.tag in {"td", "th"}:
         return inner.strip() + "  "
     if node.tag in BLOCK_TAGS:
-        return "\n" + inner.strip("  ") + "\n"
+        return "\n" + inner.strip(" ") + "\n"
     return inner
 
 
