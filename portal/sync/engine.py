@@ -402,7 +402,12 @@ class _Run:
         if claim.outcome == CONFLICT:
             changes.decisions.append(Decision("conflict", uid, email, claim.reason))
             return
-        state = claim.employee
+        self._plan_claimed(changes, existing, user, email, verdict, claim, managers, photos)
+
+    def _plan_claimed(self, changes: PageChanges, existing: Existing, user: dict, email: str, verdict: Any,
+                      claim: AddressClaim, managers: dict[str, dict], photos: dict[str, bytes | None]) -> None:
+        """Plan an imported user against the employee ``address_owner`` gave it (None: a new one)."""
+        uid, state = user["id"], claim.employee
         target = existing.by_email.get(state.email) if state is not None else None
         manager_id = manager_id_of(user)
         incoming = self._incoming(user, manager_id, managers, photos)
@@ -419,22 +424,26 @@ class _Run:
             departments = tuple(d for d in departments if department_key(d) not in target.manual_departments)
         plan = plan_user(incoming, departments, state, self.settings, m365_id=uid, reset=claim.outcome == REUSE)
         self._note_address(uid, state, plan, incoming["email"])
-        employee_id = state.id if state is not None else None
-        decisions = [Decision(kind, uid, email,
-                              claim.reason if kind in ("replaced", "linked") and claim.reason
-                              else _reason(kind, verdict, plan),
-                              _details(kind, plan), employee_id=employee_id) for kind in plan.decisions]
-        if uid in self.completing:
-            decisions = [d for d in decisions if d.kind != "updated"]
+        decisions = self._decisions(uid, email, verdict, claim, plan)
         if deferred and plan.action == "create":
             self.deferred_reports.append(uid)
-        if state is None or target is None:
+        if target is None:
             if plan.action == "create":
                 self._create(changes, user, incoming, plan, decisions, photos)
             else:
                 changes.decisions.extend(decisions)
             return
         self._update(changes, user, target, plan, decisions, photos)
+
+    def _decisions(self, uid: str, email: str, verdict: Any, claim: AddressClaim, plan: Plan) -> list[Decision]:
+        employee_id = claim.employee.id if claim.employee is not None else None
+        decisions = [Decision(kind, uid, email,
+                              claim.reason if kind in ("replaced", "linked") and claim.reason
+                              else _reason(kind, verdict, plan),
+                              _details(kind, plan), employee_id=employee_id) for kind in plan.decisions]
+        if uid in self.completing:  # created this run and being completed: no "updated" of their own
+            decisions = [d for d in decisions if d.kind != "updated"]
+        return decisions
 
     def _claim(self, user: dict, email: str, emp: Known | None, existing: Existing) -> AddressClaim:
         """Ask ``address_owner`` who gets ``email``, with what this run knows about its holder."""

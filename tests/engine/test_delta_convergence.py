@@ -143,3 +143,24 @@ def test_a_department_removed_by_hand_is_typed_data_on_delta_and_full_runs_alike
     decided = {d.kind for d in acme.decisions(delta["run_id"]) if d.email == email}
     assert decided == ({"overwrote_manual"} if overwrite else set())
     assert not [d for d in acme.decisions(full["run_id"]) if d.email == email]
+
+
+def test_a_department_assigned_by_hand_in_another_case_is_the_same_department(acme):
+    from sqlalchemy import func, select
+
+    from portal.employees.departments import assign_department
+    from portal.models import Department
+
+    acme.configure(import_rules=[{"name": "Everyone", "departments": {"from_attribute": "department"}}])
+    acme.sync()
+    email, row = next((e, r) for e, r in sorted(acme.export().items()) if r["departments"])
+    other = next(e for e, r in sorted(acme.export().items()) if row["departments"][0] not in r["departments"])
+    with acme.engine.begin() as conn:
+        before = conn.execute(select(func.count()).select_from(Department)).scalar_one()
+
+    with session_scope(acme.config.database_url) as session:
+        assign_department(session, session.get(Organization, acme.org.id), other, row["departments"][0].upper())
+
+    with acme.engine.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(Department)).scalar_one() == before
+    assert row["departments"][0] in acme.export()[other]["departments"]
