@@ -219,3 +219,26 @@ def test_with_redis_unreachable_the_schedule_waits_and_catches_up(queued):
     assert len(back.tick().started) == 1
     work_off(queued)
     assert [r.status for r in scheduled_runs(queued)] == ["succeeded"]
+
+
+def test_a_refused_enqueue_leaves_the_due_time_so_the_next_tick_retries(queued):
+    clock = Clock(datetime(2026, 6, 1, 12, tzinfo=UTC))
+    Scheduler(queued.config, clock=clock).tick()
+    due = next_sync_at(queued)
+    clock.now = due + timedelta(minutes=1)
+    # Redis answered the tick's ping, then went away before the job was handed over.
+    gone = Scheduler(replace(queued.config, redis_url="redis://127.0.0.1:1/0"), clock=clock)
+
+    outcome, run_id = gone.start_scheduled(queued.connection.id, clock.now)
+
+    assert outcome == "queue_down"
+    failed = queued.run(run_id)
+    assert (failed.status, failed.trigger) == ("failed", "schedule") and "REDIS_URL" in failed.error
+    assert next_sync_at(queued) == due  # still due
+
+    clock.now += timedelta(minutes=1)
+    retried = Scheduler(queued.config, clock=clock).tick()
+    assert len(retried.started) == 1
+    work_off(queued)
+    assert [r.status for r in scheduled_runs(queued)] == ["failed", "succeeded"]
+    assert next_sync_at(queued) > clock.now
