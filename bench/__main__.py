@@ -2,6 +2,7 @@
 
     python -m bench [--users 100000] [--db sqlite,postgresql] [--changes 1000] [--first-only] [--no-portal]
     python -m bench portal [--employees 100000] [--db sqlite,postgresql] [--iterations 40]
+    python -m bench signatures [--employees 100000]
 
 For each database: a fresh simulator process with the tenant, then (each step in a fresh
 process, so peak RSS is the step's own) the floor (fetch every delta page + bulk-insert the
@@ -142,6 +143,10 @@ def main() -> int:
         from bench.portal import main as portal_main
 
         return portal_main(sys.argv[2:])
+    if sys.argv[1:2] == ["signatures"]:  # python -m bench signatures …: rendering (bench/signatures.py)
+        from bench.signatures import main as signatures_main
+
+        return signatures_main(sys.argv[2:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=100_000)
