@@ -211,7 +211,7 @@ def run_status(run_id: int) -> Response:
     if the_run.active:
         seen = request.args.get("seen")
         if web.is_htmx() and seen and seen != the_run.phase and the_run.phase in PHASE_LABELS:
-            flash(f"Run {the_run.id}: {PHASE_LABELS[the_run.phase].lower()}.", "info")
+            flash(f"Run {the_run.id}: {PHASE_LABELS[the_run.phase]}.", "info")
         return web.render("sync/run_status.html", partial="sync/_run_status.html", **context)
     if web.is_htmx():
         # The end is announced once, in the status region, and the rest of the page refreshes itself.

@@ -117,7 +117,7 @@ def test_a_change_of_phase_is_announced_once_and_the_end_stops_the_polling(signe
     changed = signed_in.get(f"{url}?seen=users", headers=hx())
     body = changed.get_data(as_text=True)
     assert changed.status_code == 200
-    assert f"Run {run_id}: looking for employees who left." in status_region(body)
+    assert f"Run {run_id}: Looking for employees who left." in status_region(body)
     assert f'{url}?seen=removals" hx-trigger="every 1s"' in body
     assert "All users are read; finishing off." in body
     assert status_region(signed_in.get(f"{url}?seen=removals", headers=hx()).get_data(as_text=True)) == ""
