@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
@@ -21,6 +22,9 @@ from tests.engine.support import differences
 from tests.worker.conftest import ROOT, wait_for, work_off
 
 DELTA = "/v1.0/users/delta"
+SCHEDULER_STARTED = r"Scheduler \S+?:(\d+):\S+ started"
+
+pytestmark = pytest.mark.slow  # each test starts worker processes
 
 
 def request_sync(harness) -> int:
@@ -48,7 +52,7 @@ def test_two_workers_run_the_due_daily_sync_once(queued, start_worker):
     assert datetime.now(UTC) < next_at < datetime.now(UTC) + timedelta(days=1, minutes=30)
     with session_scope(queued.config.database_url) as session:
         holder = session.get(SchedulerLease, "scheduler").holder
-    pids = {int(pid) for w in workers for pid in re.findall(r"Scheduler \S+?:(\d+):\S+ started", w.output())}
+    pids = {int(pid) for w in workers for pid in re.findall(SCHEDULER_STARTED, w.output())}
     assert len(pids) == 2 and int(holder.split(":")[1]) in pids  # both loops run; one holds the lease
 
 
@@ -96,11 +100,20 @@ def test_a_queued_run_whose_job_vanished_from_redis_is_abandoned(queued):
 
 def test_a_crashed_scheduler_stops_the_whole_worker_so_it_is_restarted(queued, start_worker):
     worker = start_worker(queued)
-    found = wait_for(lambda: re.search(r"Scheduler \S+?:(\d+):\S+ started", worker.output()), 30, "the scheduler")
+    found = wait_for(lambda: re.search(SCHEDULER_STARTED, worker.output()), 30, "the scheduler")
     os.kill(int(found.group(1)), signal.SIGKILL)
 
     assert worker.process.wait(30) == 1
     assert "The scheduler stopped unexpectedly" in worker.output()
+
+
+def test_a_killed_worker_takes_its_scheduler_with_it(queued, start_worker):
+    worker = start_worker(queued)
+    wait_for(lambda: re.search(SCHEDULER_STARTED, worker.output()), 30, "the scheduler")
+    os.kill(worker.process.pid, signal.SIGKILL)  # the worker process only: its scheduler child is left behind
+
+    wait_for(lambda: "The worker process is gone; the scheduler stops too." in worker.output(), 15,
+             "the scheduler to notice")
 
 
 def test_worker_with_redis_unreachable_says_so_and_exits(queued):
