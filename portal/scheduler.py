@@ -300,6 +300,8 @@ class Scheduler:
     def _abandon(self, row: Any, error: str, now: datetime) -> bool:
         beat = SyncRun.heartbeat_at.is_(None) if row.heartbeat_at is None else SyncRun.heartbeat_at == row.heartbeat_at
         with self.engine.begin() as conn:
+            # The connection row first, as the engine takes them (its lock, then the run): no deadlock.
+            conn.execute(update(Connection).where(Connection.id == row.connection_id).values(state=Connection.state))
             # Compare-and-set on the status and the heartbeat we judged: a run that just beat is left alone.
             done = conn.execute(update(SyncRun).where(SyncRun.id == row.id, SyncRun.status == row.status, beat)
                                 .values(status=ABANDONED_STATUS, phase="done", error=error,
