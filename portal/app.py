@@ -87,6 +87,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.views import mapping, rules
     app.register_blueprint(mapping.bp)
     app.register_blueprint(rules.bp)
+    from portal.views import signatures
+    app.register_blueprint(signatures.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -60,6 +60,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Dashboard", "dashboard.index"),
     ("Employees", "employees.index"),
     ("Departments", "departments.index"),
+    ("Signatures", "signatures.index"),
     ("Sync", "sync.index"),
     ("Settings", "settings.index"),
 )

@@ -1,0 +1,245 @@
+"""The Signatures pages: templates (list, create, edit with a live preview, duplicate, delete) and assignment
+(the organisation's default, per department for new e-mails and for replies, the department order)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, request, url_for
+from werkzeug.wrappers import Response
+
+from portal import audit, web
+from portal.app import CONTENT_SECURITY_POLICY
+from portal.errors import InvalidValue
+from portal.models import Department, Employee, SignatureTemplate
+from portal.signatures import render as rendering
+from portal.signatures import service
+from portal.signatures.resolve import COMPOSE
+
+bp = Blueprint("signatures", __name__, url_prefix="/signatures")
+
+# The editor shows signatures as mail clients do: inline styles, and images from anywhere on https.
+# Only these pages relax the portal's policy, and only for style attributes and images; scripts stay 'self'.
+EDITOR_CSP = CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", "img-src 'self' data: https:") + \
+    "; style-src-attr 'unsafe-inline'"
+COMPOSE_LABELS = {"new": "New e-mails", "reply": "Replies and forwards"}
+DEFAULT_HTML = """<table cellpadding="0" cellspacing="0" style="font-family: Arial, sans-serif; font-size: 13px">
+  <tr><td>
+    <b>{{ full_name }}</b><br>
+    {{ job_title }}<br>
+    Phone: {{ phone }}<br>
+    Mobile: {{ mobile }}<br>
+    <a href="mailto:{{ email }}">{{ email }}</a>
+  </td></tr>
+</table>"""
+
+
+@bp.context_processor
+def _context() -> dict[str, Any]:
+    return {"compose_labels": COMPOSE_LABELS, "name_max": service.NAME_MAX, "palette": _palette()}
+
+
+def _palette() -> list[tuple[str, list[str]]]:
+    return [
+        ("Employee", [*rendering.EMPLOYEE_FIELDS, *rendering.EXTRA_PLACEHOLDERS]),
+        ("Manager", [f"manager.{name}" for name in rendering.MANAGER_FIELDS]),
+        ("Custom fields", ["custom.<key>"]),
+    ]
+
+
+def _editor_response(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = EDITOR_CSP
+    return response
+
+
+@bp.get("/")
+def index() -> Response:
+    """Every signature with where it is used, and the assignment of defaults and departments."""
+    session, org = web.db_session(), web.current_org()
+    templates = service.list_templates(session, org.id)
+    slots = {compose: _slot(session, org.id, "default", compose) for compose in COMPOSE}
+    return web.render("signatures/index.html", templates=templates, default_slots=slots,
+                      rows=service.department_rows(session, org.id),
+                      options=[("", "— none —")] + [(str(t.id), t.name) for t, _ in templates])
+
+
+def _slot(session: Any, organization_id: int, target: str, compose: str) -> int | None:
+    from portal.signatures.resolve import load_slots
+
+    return load_slots(session, organization_id).get(target, {}).get(compose)
+
+
+@bp.get("/new")
+def new() -> Response:
+    return _editor_page(None, name="", html=DEFAULT_HTML, text="", text_is_custom=False)
+
+
+@bp.post("/")
+def create() -> Response:
+    session, org = web.db_session(), web.current_org()
+    form = _form()
+    checked, errors = service.check(form["name"], form["html"], form["text"], form["text_is_custom"])
+    if not errors and service.name_taken(session, org.id, form["name"]):
+        errors = {"name": f"A signature called “{form['name'].strip()}” exists already. Choose another name."}
+    if errors:
+        return _editor_page(None, errors=errors, status=422, **form)
+    template = SignatureTemplate(organization_id=org.id, name=form["name"].strip(), html="")
+    service.save(session, template, form["name"], checked)
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Created the signature “{template.name}”.", {"signature_id": template.id})
+    session.commit()
+    _flash_saved(template, checked)
+    return web.redirect(url_for("signatures.edit", template_id=template.id))
+
+
+@bp.get("/<int:template_id>")
+def edit(template_id: int) -> Response:
+    template = web.get_owned_or_404(SignatureTemplate, template_id)
+    return _editor_page(template, name=template.name, html=template.html, text=template.text,
+                        text_is_custom=template.text_is_custom)
+
+
+@bp.post("/<int:template_id>")
+def update(template_id: int) -> Response:
+    session, org = web.db_session(), web.current_org()
+    template = web.get_owned_or_404(SignatureTemplate, template_id)
+    form = _form()
+    checked, errors = service.check(form["name"], form["html"], form["text"], form["text_is_custom"])
+    if not errors and service.name_taken(session, org.id, form["name"], except_id=template.id):
+        errors = {"name": f"A signature called “{form['name'].strip()}” exists already. Choose another name."}
+    if errors:
+        return _editor_page(template, errors=errors, status=422, **form)
+    service.save(session, template, form["name"], checked)
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Changed the signature “{template.name}”.", {"signature_id": template.id})
+    session.commit()
+    _flash_saved(template, checked)
+    return web.redirect(url_for("signatures.edit", template_id=template.id))
+
+
+def _flash_saved(template: SignatureTemplate, checked: service.Checked) -> None:
+    if checked.removed:
+        flash(f"Signature “{template.name}” saved. Some HTML that mail clients do not accept (scripts, event "
+              "handlers, forms, unsafe links or styles) was removed: check the preview.", "warning")
+    else:
+        flash(f"Signature “{template.name}” saved.", "success")
+
+
+@bp.post("/preview")
+def preview() -> Response:
+    """The template as typed, filled with a chosen employee's data (htmx, as the admin types)."""
+    session, org = web.db_session(), web.current_org()
+    form = _form()
+    employee = None
+    if request.form.get("employee_id", "").isdigit():
+        employee = session.get(Employee, int(request.form["employee_id"]))
+        if employee is None or employee.organization_id != org.id:
+            abort(404)
+    result = problem = None
+    try:
+        prepared = rendering.prepare(form["html"])
+        if form["text_is_custom"]:
+            rendering.prepare(form["text"], text=True)
+        compiled = rendering.compile_template(prepared.html, form["text"] if form["text_is_custom"] else None)
+        context = (service.context_for_employee(session, employee) if employee is not None
+                   else rendering.context_for(service.SAMPLE, departments=["Research"]))
+        result = rendering.render(compiled, context)
+    except rendering.TemplateProblem as error:
+        problem = str(error)
+    except Exception as error:  # noqa: BLE001 - the sandbox refusing something: show it, do not crash
+        problem = f"The template cannot be filled in: {error}"
+    response = web.render("signatures/_preview.html", partial="signatures/_preview.html", result=result,
+                          problem=problem, employee=employee)
+    return _editor_response(response)
+
+
+@bp.post("/<int:template_id>/duplicate")
+def duplicate(template_id: int) -> Response:
+    session, org = web.db_session(), web.current_org()
+    template = web.get_owned_or_404(SignatureTemplate, template_id)
+    copy = service.duplicate(session, template)
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Duplicated the signature “{template.name}” as “{copy.name}”.", {"signature_id": copy.id})
+    session.commit()
+    flash(f"Signature duplicated as “{copy.name}”.", "success")
+    return web.redirect(url_for("signatures.edit", template_id=copy.id))
+
+
+@bp.post("/<int:template_id>/delete")
+def delete(template_id: int) -> Response:
+    session, org = web.db_session(), web.current_org()
+    template = web.get_owned_or_404(SignatureTemplate, template_id)
+    name = template.name
+    places = service.delete(session, template)
+    if places:
+        session.rollback()
+        flash(f"“{name}” is still used as {'; '.join(places)}. Choose another signature there first, then "
+              "delete it.", "error")
+        return web.redirect(url_for("signatures.index"))
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED, f"Deleted the signature “{name}”.",
+                 {"signature_id": template_id})
+    session.commit()
+    flash(f"Signature “{name}” deleted.", "success")
+    return web.redirect(url_for("signatures.index"))
+
+
+@bp.post("/assign")
+def assign() -> Response:
+    """Set the organisation's default or a department's signatures (both composes in one form)."""
+    session, org = web.db_session(), web.current_org()
+    target = request.form.get("target", "")
+    if target.startswith("department:"):
+        ident = target.partition(":")[2]
+        if not ident.isdigit():
+            abort(404)
+        department = web.get_owned_or_404(Department, int(ident))
+        where = f"department {department.name}"
+    elif target == "default":
+        where = "the organisation's default"
+    else:
+        abort(404)
+    try:
+        for compose in COMPOSE:
+            raw = request.form.get(compose, "")
+            if raw and not raw.isdigit():
+                raise InvalidValue("Choose a signature from the list.")
+            service.assign(session, org.id, target, compose, int(raw) if raw else None)
+    except InvalidValue as error:
+        session.rollback()
+        flash(error.admin_message, "error")
+        return web.redirect(url_for("signatures.index"))
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Changed the signatures of {where}.", {"target": target})
+    session.commit()
+    flash(f"Signatures of {where} saved.", "success")
+    return web.redirect(url_for("signatures.index") + ("#departments" if target != "default" else ""))
+
+
+@bp.post("/order/<int:department_id>/<direction>")
+def move(department_id: int, direction: str) -> Response:
+    session, org = web.db_session(), web.current_org()
+    department = web.get_owned_or_404(Department, department_id)
+    if direction not in {"up", "down"}:
+        abort(404)
+    service.move(session, org.id, department.id, -1 if direction == "up" else 1)
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Moved the department {department.name} {direction} in the signature order.",
+                 {"department_id": department.id})
+    session.commit()
+    flash(f"{department.name} moved {direction}.", "success")
+    return web.redirect(url_for("signatures.index") + "#departments")
+
+
+def _form() -> dict[str, Any]:
+    return {"name": request.form.get("name", ""), "html": request.form.get("html", ""),
+            "text": request.form.get("text", ""), "text_is_custom": request.form.get("text_is_custom") == "on"}
+
+
+def _editor_page(template: SignatureTemplate | None, *, name: str, html: str, text: str, text_is_custom: bool,
+                 errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    session, org = web.db_session(), web.current_org()
+    places = service.where_used(session, org.id, template.id) if template is not None else []
+    response = web.render("signatures/edit.html", status=status, signature=template, name=name, html=html,
+                          text=text, text_is_custom=text_is_custom, errors=errors or {}, places=places,
+                          employees=service.members_sample(session, org.id))
+    return _editor_response(response)
