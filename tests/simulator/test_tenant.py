@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections import Counter
 
@@ -226,12 +225,10 @@ def test_a_million_users_cost_memory_only_for_what_changes():
         tracemalloc.stop()
 
 
-def test_generating_100000_users_is_fast():
-    began = time.perf_counter()
+def test_a_100000_user_tenant_pages_through_every_user_once():
     tenant = tenant_of(100_000)
     position, seen = 0, 0
     while position is not None:
         page, position = tenant.users_page(position, 999)
         seen += len(page)
-    assert seen == 100_000
-    assert time.perf_counter() - began < 15  # about 2 s on a developer machine; generous for CI
+    assert seen == 100_000  # its speed is a benchmark figure, not a test's
