@@ -27,8 +27,8 @@ from config import Config
 from portal.db import get_engine, session_scope
 from portal.employees import assign_department, unassign_department
 from portal.errors import SigsyncError
-from portal.models import Employee, Organization, SyncRun
-from portal.sync import removals
+from portal.models import Employee, Organization
+from portal.runs import approve_removals, discard_removals
 from portal.sync.config import DEFAULT_MAPPING
 from simulator.server import SimulatorServer
 from tests.engine.conftest import Harness, assert_read_only
@@ -405,14 +405,12 @@ class SyncModel(RuleBasedStateMachine):
     def resolve_held_removals(self, approve):
         """An admin approves or discards the removals the latest holding run parked."""
         run_id = self.held_runs.pop()
-        with get_engine(self.url).begin() as conn:
-            run = SyncRun.model_validate(
-                conn.execute(SyncRun.__table__.select().where(SyncRun.id == run_id)).one()._asdict())
-            try:
-                removals.resolve_held(conn, run, approve, self.h.connection_row().settings.get("removal",
-                                                                                               "deactivate"))
-            except removals.NothingToResolve:
-                return
+        try:
+            with session_scope(self.url) as session:
+                org = session.get(Organization, self.h.org.id)
+                (approve_removals if approve else discard_removals)(session, org, run_id)
+        except SigsyncError:
+            return  # nothing waits any more (resolved, or the employees came back)
 
     # -- runs ------------------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from config import Config
@@ -81,13 +82,16 @@ class DatabaseCopier:
             src.close()
 
     def _create_postgres_copy_database(self, source) -> None:
-        admin = get_engine(source.render_as_string(hide_password=False)).execution_options(
-            isolation_level="AUTOCOMMIT")
+        # Its own short-lived engine: CREATE DATABASE needs autocommit, which a pooled connection must not keep.
+        admin = create_engine(source, poolclass=NullPool, isolation_level="AUTOCOMMIT")
         name = f"{source.database}_oracle"
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            with admin.connect() as conn:
+                exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+                if not exists:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
 
     def _copy_postgres(self) -> None:
         # Row by row through SQLAlchemy: works while other sessions use the source database (CREATE
