@@ -1,7 +1,7 @@
 """The whole product, as an admin meets it: real Chromium, the portal under gunicorn, a worker, Redis,
 the simulator over HTTPS and a real database (SQLite, or PostgreSQL with TEST_DATABASE_URL).
 
-The processes live for this package only (they stop before the other test packages empty the tables).
+The processes live for this package only, on a database of their own (other packages empty theirs meanwhile).
 Chromium trusts the simulator's certificate and nothing else: it is launched with
 ``--ignore-certificate-errors-spki-list=<the simulator certificate's key hash>``, so a certificate error
 anywhere else still fails the test.
@@ -27,9 +27,9 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from redis import Redis
-from sqlalchemy import text
-from sqlmodel import SQLModel
+from sqlalchemy import create_engine, make_url, text
 
+from portal import migrations
 from portal.db import get_engine
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
@@ -40,6 +40,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 TENANT_USERS = 2000  # "one employee among a few thousand"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -85,17 +86,6 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
-def empty_tables(url: str) -> None:
-    engine = get_engine(url)
-    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
-
-
 def spki_hash(cert_pem: bytes) -> str:
     """Chromium's --ignore-certificate-errors-spki-list value: base64 SHA-256 of the certificate's public key."""
     cert = x509.load_pem_x509_certificate(cert_pem)
@@ -123,13 +113,38 @@ def sim_server(tmp_path_factory) -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture(scope="package")
-def stack(database_url, sim_server, tmp_path_factory) -> Iterator[Stack]:
+def e2e_database_url(tmp_path_factory) -> str:
+    """A database of the browser tests' own, freshly migrated: a SQLite file, or with TEST_DATABASE_URL a
+    PostgreSQL database named after it with ``_e2e`` on the same server (nothing else writes to it meanwhile).
+    """
+    if not POSTGRES_URL:
+        url = f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'sigsync.db'}"
+    else:
+        server = make_url(POSTGRES_URL)
+        name = f"{server.database}_e2e"
+        url = server.set(database=name).render_as_string(hide_password=False)
+        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        with get_engine(url).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="package")
+def stack(e2e_database_url, sim_server, tmp_path_factory) -> Iterator[Stack]:
     """An empty database, the portal under gunicorn on a free port and one worker on a queue of its own."""
+    database_url = e2e_database_url
     try:
         Redis.from_url(REDIS_URL).ping()
     except Exception as exc:  # noqa: BLE001 - any failure means the same: no Redis
         pytest.fail(f"the browser tests need Redis at {REDIS_URL} ({exc}); sudo apt-get install redis-server")
-    empty_tables(database_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sim_server.sim.settings.redirect_uris = (f"{url}/connect/callback",)

@@ -130,11 +130,11 @@ def test_a_group_rule_with_departments_from_an_attribute_previews_then_saves(adm
     imported, read = (int(n.replace(",", "")) for n in re.findall(r"[\d,]+", preview.inner_text())[:2])
     assert 1000 < imported < read  # the members of All Employees, not everyone read
     expect(page.get_by_role("table", name="Top departments of the imported users")).to_contain_text("Sales")
+    shots(page, "rules")
     page.get_by_role("button", name="Save rules").first.click()
     expect(status(page)).to_contain_text("Import rules saved")
     page.reload()
     expect(page.get_by_role("group", name=re.compile(r"^Rule 1: Everyone at Contoso"))).to_be_visible()
-    shots(page, "rules")
 
 
 def test_sync_now_runs_on_the_worker_until_it_succeeds(admin_page, shots):
@@ -260,6 +260,7 @@ def test_disconnect_asks_what_happens_to_the_employees_and_a_typed_confirmation(
     page = admin_page
     page.goto("/connect/")
     page.get_by_role("link", name="Disconnect").click()
+    expect(page.get_by_role("heading", name="Disconnect Microsoft 365")).to_be_visible()
     page.get_by_label("Keep them").check()
     page.get_by_label(re.compile("To confirm, type")).fill("disconnect please")
     page.get_by_role("button", name="Disconnect").click()
