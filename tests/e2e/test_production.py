@@ -103,3 +103,12 @@ def test_production_refuses_to_start_with_development_secrets(production_db):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "6", "one"])
+def test_a_trusted_proxy_count_that_makes_no_sense_is_refused_at_start(monkeypatch, value):
+    from config import Config, ConfigError
+
+    monkeypatch.setenv("SIGSYNC_TRUSTED_PROXIES", value)
+    with pytest.raises(ConfigError, match="SIGSYNC_TRUSTED_PROXIES"):
+        Config.from_env()
