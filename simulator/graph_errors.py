@@ -1,7 +1,7 @@
 """Graph's error envelope and the errors the simulator answers with, worded as Microsoft words them.
 
-Sources are in /work/shared/graph_notes.md (section 5 table); where Microsoft published no text,
-the message says so in a comment.
+Each message is the text Microsoft documents for Graph's throttling and error responses (and the recorded
+samples in tests/simulator/graph_samples); where Microsoft published no text, a comment says so.
 """
 
 from __future__ import annotations
