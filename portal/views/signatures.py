@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, request, url_for
+from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from portal import audit, web
@@ -13,7 +14,7 @@ from portal.app import CONTENT_SECURITY_POLICY
 from portal.errors import InvalidValue
 from portal.models import Department, Employee, SignatureTemplate
 from portal.signatures import render as rendering
-from portal.signatures import service
+from portal.signatures import resolve, service
 from portal.signatures.resolve import COMPOSE
 
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
@@ -228,6 +229,68 @@ def move(department_id: int, direction: str) -> Response:
     session.commit()
     flash(f"{department.name} moved {direction}.", "success")
     return web.redirect(url_for("signatures.index") + "#departments")
+
+
+@bp.get("/employee")
+def find_employee() -> Response:
+    """From an e-mail address typed on the Signatures page to that employee's signatures."""
+    session, org = web.db_session(), web.current_org()
+    email = request.args.get("email", "").strip().lower()
+    employee = session.exec(select(Employee).where(Employee.organization_id == org.id,
+                                                   Employee.email == email)).first() if email else None
+    if employee is None:
+        flash(f"No employee has the address “{email}”. Check the spelling, or find them on the Employees page.",
+              "error")
+        return web.redirect(url_for("signatures.index") + "#employee")
+    return web.redirect(url_for("signatures.employee", employee_id=employee.id))
+
+
+@bp.get("/employee/<int:employee_id>")
+def employee(employee_id: int) -> Response:
+    """Which signature an employee gets for new e-mails and for replies, why, filled in; and the override."""
+    session, org = web.db_session(), web.current_org()
+    person = web.get_owned_or_404(Employee, employee_id)
+    resolved = resolve.for_employee(session, org.id, person.id)
+    names = resolve.template_names(session, org.id)
+    slots = resolve.load_slots(session, org.id).get(f"employee:{person.id}", {})
+    rendered: dict[str, Any] = {}
+    context = service.context_for_employee(session, person)
+    for compose, choice in resolved.items():
+        if choice.template_id is None:
+            continue
+        template = session.get(SignatureTemplate, choice.template_id)
+        try:
+            compiled = rendering.compile_template(template.html, template.text if template.text_is_custom else None)
+            rendered[compose] = rendering.render(compiled, context)
+        except rendering.TemplateProblem as problem:
+            rendered[compose] = str(problem)
+    response = web.render("signatures/employee.html", person=person, resolved=resolved, names=names,
+                          rendered=rendered, override=slots,
+                          options=[("", "— no override —")] + [(str(i), n) for i, n in
+                                                               sorted(names.items(), key=lambda x: x[1].lower())])
+    return _editor_response(response)
+
+
+@bp.post("/employee/<int:employee_id>")
+def override(employee_id: int) -> Response:
+    """Set or clear an employee's own signatures (new and reply)."""
+    session, org = web.db_session(), web.current_org()
+    person = web.get_owned_or_404(Employee, employee_id)
+    try:
+        for compose in COMPOSE:
+            raw = request.form.get(compose, "")
+            if raw and not raw.isdigit():
+                raise InvalidValue("Choose a signature from the list.")
+            service.assign(session, org.id, f"employee:{person.id}", compose, int(raw) if raw else None)
+    except InvalidValue as error:
+        session.rollback()
+        flash(error.admin_message, "error")
+        return web.redirect(url_for("signatures.employee", employee_id=person.id))
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Changed the own signatures of {person.email}.", {"employee_id": person.id})
+    session.commit()
+    flash(f"Signatures of {person.email} saved.", "success")
+    return web.redirect(url_for("signatures.employee", employee_id=person.id))
 
 
 def _form() -> dict[str, Any]:

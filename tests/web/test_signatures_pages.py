@@ -30,7 +30,7 @@ def _template(db: Session, org: Organization, name: str = "Standard", html: str 
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client: FlaskClient, org: Organization) -> None:
-    for path in ("/signatures/", "/signatures/new", "/signatures/1"):
+    for path in ("/signatures/", "/signatures/new", "/signatures/1", "/signatures/employee/1"):
         response = client.get(path)
         assert response.status_code == 302 and "/signin" in response.headers["Location"]
 
@@ -174,5 +174,42 @@ def test_every_post_needs_the_csrf_token(signed_in, db, org) -> None:
     template = _template(db, org, "Standard")
     for path in ("/signatures/", f"/signatures/{template.id}", "/signatures/preview",
                  f"/signatures/{template.id}/duplicate", f"/signatures/{template.id}/delete", "/signatures/assign",
-                 "/signatures/order/1/up"):
+                 "/signatures/order/1/up", "/signatures/employee/1"):
         assert signed_in.post(path, data={"name": "x", "html": "<p>x</p>"}).status_code == 400, path
+
+
+def test_an_employees_page_shows_which_signature_applies_and_why_and_takes_an_override(signed_in, csrf_token, db,
+                                                                                        org) -> None:
+    standard = _template(db, org, "Standard", "<p>{{ full_name }}<br>Mobile: {{ mobile }}</p>")
+    own = _template(db, org, "Own", "<p>Own: {{ email }}</p>")
+    person = Employee(organization_id=org.id, email="p@acme.example", display_name="Zoë <b>Bold</b>")
+    db.add(person)
+    db.commit()
+    token = csrf_token(signed_in, "/signatures/")
+    signed_in.post("/signatures/assign", data={"target": "default", "new": standard.id, "csrf_token": token})
+    found = signed_in.get("/signatures/employee?email=P@acme.example")
+    assert found.status_code == 303 and found.headers["Location"].endswith(f"/signatures/employee/{person.id}")
+    page = signed_in.get(f"/signatures/employee/{person.id}").get_data(as_text=True)
+    assert "The organisation&#39;s default for replies and forwards." in page
+    assert "Zoë &lt;b&gt;Bold&lt;/b&gt;" in page and "Mobile" not in page.split("own-title")[0].split("sig-new")[1]
+    response = signed_in.post(f"/signatures/employee/{person.id}", data={"new": own.id, "reply": "",
+                                                                         "csrf_token": token})
+    assert response.status_code == 303
+    result = for_employee(db, org.id, person.id)
+    assert result["new"].template_id == own.id and result["new"].kind == "override"
+    page = signed_in.get(f"/signatures/employee/{person.id}").get_data(as_text=True)
+    assert "Own: p@acme.example" in page
+    missing = signed_in.get("/signatures/employee?email=nobody@acme.example", follow_redirects=True)
+    assert "No employee has the address" in missing.get_data(as_text=True)
+
+
+def test_another_organisations_employee_is_404(signed_in, csrf_token, db, org, other_org) -> None:
+    stranger = Employee(organization_id=other_org.id, email="s@globex.example")
+    db.add(stranger)
+    db.commit()
+    token = csrf_token(signed_in, "/signatures/")
+    assert signed_in.get(f"/signatures/employee/{stranger.id}").status_code == 404
+    assert signed_in.post(f"/signatures/employee/{stranger.id}", data={"new": "", "csrf_token": token}) \
+        .status_code == 404
+    found = signed_in.get("/signatures/employee?email=s@globex.example", follow_redirects=True)
+    assert "No employee has the address" in found.get_data(as_text=True)
