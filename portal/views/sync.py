@@ -243,7 +243,8 @@ def _live(session, org, the_run: runs.RunView) -> dict[str, Any]:
     """What the live panel shows beside the run row: progress with the time left, and (while the run goes;
     after it the page lists them all) its newest decisions."""
     return {"progress": runs.live_progress(the_run),
-            "feed": runs.latest_decisions(session, org, the_run.id) if the_run.active and the_run.started_at else []}
+            "feed": runs.latest_decisions(session, org, the_run.id, kinds=the_run.counts)
+            if the_run.active and the_run.started_at else []}
 
 
 # -- held removals --------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_polling_reads_the_run_once_and_the_feed_once(app, signed_in, db, org):
     run_reads = [s for s in statements if "from syncrun" in s and "syncdecision" not in s]
     feed_reads = [s for s in statements if "from syncdecision" in s]
     assert len(run_reads) == 1 and len(feed_reads) == 1, statements
-    assert "union all" in feed_reads[0] and "limit" in feed_reads[0]
+    assert "desc" in feed_reads[0] and "limit" in feed_reads[0]
 
 
 def test_another_organisations_live_panel_and_csv_are_not_found(signed_in, db, org, other_org):
