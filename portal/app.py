@@ -89,6 +89,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(rules.bp)
     from portal.views import signatures
     app.register_blueprint(signatures.bp)
+    from portal.api import signatures as signature_api
+    app.register_blueprint(signature_api.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -336,3 +336,16 @@ class SignatureDepartmentOrder(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id", primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True)
     position: int
+
+
+class ApiToken(SQLModel, table=True):
+    """An organisation's token for the signature API: only its SHA-256 is kept (the token is shown once)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the first characters, so an admin can tell tokens apart
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -487,6 +487,11 @@ def _text_lines(text: str) -> str:
 
 # --- rendering ---------------------------------------------------------------------------------
 
+_EDGE_BLOCKS = "p|div|td|th|li|h[1-6]|blockquote|center"
+_EDGE_BR_END = re.compile(rf"(?:<br>\s*)+(</(?:{_EDGE_BLOCKS})>)")
+_EDGE_BR_START = re.compile(rf"(<(?:{_EDGE_BLOCKS})(?:\s[^>]*)?>)(?:\s*<br>)+")
+
+
 @dataclass(frozen=True)
 class Rendered:
     html: str
@@ -524,6 +529,8 @@ def render(compiled: Compiled, context: Mapping[str, Any]) -> Rendered:
     """One employee's signature; raises TemplateProblem when the HTML exceeds Outlook's limit."""
     raw = compiled.html.render(context)
     out = clean_output(raw)
+    if "<br>" in out:  # a vanished first or last line leaves its neighbour's <br> at the block's edge
+        out = _EDGE_BR_END.sub(r"\1", _EDGE_BR_START.sub(r"\1", out))
     if len(out) > MAX_HTML_CHARS:
         raise TemplateProblem(f"The signature is {len(out):,} characters of HTML; mail clients accept at most "
                               f"{MAX_HTML_CHARS:,}. Make it shorter (an inline image counts in full).")

@@ -10,9 +10,10 @@ from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from portal import audit, web
+from portal.api import tokens
 from portal.app import CONTENT_SECURITY_POLICY
 from portal.errors import InvalidValue
-from portal.models import Department, Employee, SignatureTemplate
+from portal.models import ApiToken, Department, Employee, SignatureTemplate
 from portal.signatures import render as rendering
 from portal.signatures import resolve, service
 from portal.signatures.resolve import COMPOSE
@@ -54,14 +55,39 @@ def _editor_response(response: Response) -> Response:
 
 
 @bp.get("/")
-def index() -> Response:
+def index(new_token: str | None = None) -> Response:
     """Every signature with where it is used, and the assignment of defaults and departments."""
     session, org = web.db_session(), web.current_org()
     templates = service.list_templates(session, org.id)
     slots = {compose: _slot(session, org.id, "default", compose) for compose in COMPOSE}
     return web.render("signatures/index.html", templates=templates, default_slots=slots,
                       rows=service.department_rows(session, org.id),
-                      options=[("", "— none —")] + [(str(t.id), t.name) for t, _ in templates])
+                      options=[("", "— none —")] + [(str(t.id), t.name) for t, _ in templates],
+                      api_tokens=tokens.list_tokens(session, org.id), new_token=new_token)
+
+
+@bp.post("/tokens")
+def create_token() -> Response:
+    """A new API token, shown on this answer only (it is stored hashed)."""
+    session, org = web.db_session(), web.current_org()
+    row, token = tokens.create(session, org.id, request.form.get("token-name", ""))
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Created the API token “{row.name}”.", {"token_id": row.id})
+    session.commit()
+    flash(f"API token “{row.name}” created. Copy it now: it is shown only once.", "success")
+    return index(new_token=token)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int) -> Response:
+    session, org = web.db_session(), web.current_org()
+    row = web.get_owned_or_404(ApiToken, token_id)
+    tokens.revoke(session, row)
+    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+                 f"Revoked the API token “{row.name}”.", {"token_id": row.id})
+    session.commit()
+    flash(f"API token “{row.name}” revoked: it no longer works.", "success")
+    return web.redirect(url_for("signatures.index") + "#api")
 
 
 def _slot(session: Any, organization_id: int, target: str, compose: str) -> int | None:

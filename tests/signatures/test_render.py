@@ -145,3 +145,9 @@ def test_html_over_the_outlook_limit_is_refused_with_its_size() -> None:
 def test_templates_are_compiled_once() -> None:
     html = prepare("<p>{{ first_name }}</p>").html
     assert compile_template(html) is compile_template(html)
+
+
+def test_a_vanished_first_or_last_line_leaves_no_br_at_the_edge() -> None:
+    compiled = build("<p>{{ mobile }}<br>{{ full_name }}<br>{{ fax }}</p>")
+    assert render(compiled, sample(display_name="Ada")).html == "<p>Ada</p>"
+    assert render(compiled, sample(display_name="Ada", fax="1")).html == "<p>Ada<br>1</p>"

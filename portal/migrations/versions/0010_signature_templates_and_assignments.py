@@ -62,7 +62,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('department_id')
     )
     with op.batch_alter_table('signaturedepartmentorder', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_signaturedepartmentorder_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_signaturedepartmentorder_organization_id'), ['organization_id'],
+                              unique=False)
 
 
 
