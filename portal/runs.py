@@ -35,6 +35,8 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SKIPPED = "skipped"  # a scheduled run that found another one of the connection's runs going
+    ABANDONED = "abandoned"  # its worker stopped beating (killed); the scheduler released its lock
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)

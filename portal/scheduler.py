@@ -60,8 +60,8 @@ ABANDONED_QUEUED = ("Abandoned: no worker picked this sync up from the job queue
                     "(Redis was emptied or replaced). The next run starts afresh.")
 SKIPPED = "Skipped: run {run_id} was still {status} when the daily sync was due, so it was not started twice."
 
-SKIPPED_STATUS = "skipped"
-ABANDONED_STATUS = "abandoned"
+SKIPPED_STATUS = runs.RunStatus.SKIPPED
+ABANDONED_STATUS = runs.RunStatus.ABANDONED
 
 
 @dataclass

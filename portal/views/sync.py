@@ -29,7 +29,8 @@ MODES = {  # the "Sync now" choice → request_sync's flags
 }
 MODE_LABELS = {"auto": "Decided when it starts", "full": "Full", "delta": "Changes only", "dry_run": "Dry run"}
 TRIGGER_LABELS = {"manual": "Sync now", "schedule": "Schedule", "cli": "Command line"}
-STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed"}
+STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed",
+                 "skipped": "Skipped", "abandoned": "Abandoned"}
 PHASE_LABELS = {
     "queued": "Waiting for a worker",
     "groups": "Reading the groups the import rules name",

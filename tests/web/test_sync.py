@@ -436,3 +436,15 @@ def test_a_dry_run_says_it_changed_nothing(signed_in, db, org):
     page = signed_in.get(f"/sync/runs/{run_id}").get_data(as_text=True)
     assert 'id="dry-run-note"' in page and "nothing was changed" in page
     assert "Dry run" in page
+
+
+def test_the_run_list_says_which_scheduled_runs_were_skipped_or_abandoned(signed_in, db, org):
+    connect(db, org)
+    add_run(db, org, status="skipped", trigger="schedule", phase="done", finished_at=utcnow(),
+            error="Skipped: run 7 was still running when the daily sync was due, so it was not started twice.")
+    add_run(db, org, status="abandoned", phase="done", finished_at=utcnow(),
+            error="The worker running this sync stopped answering.")
+    page = signed_in.get("/sync/").get_data(as_text=True)
+    assert '<span class="badge badge-skipped">Skipped</span>' in page
+    assert '<span class="badge badge-abandoned">Abandoned</span>' in page
+    assert "so it was not started twice" in page
