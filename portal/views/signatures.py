@@ -6,26 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, request, url_for
+from redis.exceptions import RedisError
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from portal import audit, web
 from portal.api import tokens
-from portal.app import CONTENT_SECURITY_POLICY
 from portal.errors import InvalidValue
 from portal.models import ApiToken, Department, Employee, SignatureTemplate
+from portal.signatures import previews, resolve, service
 from portal.signatures import render as rendering
-from portal.signatures import resolve, service
 from portal.signatures.resolve import COMPOSE
 
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
 
-# The editor shows signatures as mail clients do: inline styles, and images from anywhere on https.
-# Only these pages relax the portal's policy, and only for style attributes and images; scripts stay 'self'.
-EDITOR_CSP = CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", "img-src 'self' data: https:") + \
-    "; style-src-attr 'unsafe-inline'"
 COMPOSE_LABELS = {"new": "New e-mails", "reply": "Replies and forwards"}
-DEFAULT_HTML = """<table cellpadding="0" cellspacing="0" style="font-family: Arial, sans-serif; font-size: 13px">
+DEFAULT_HTML = """<table cellpadding="0" cellspacing="0">
   <tr><td>
     <b>{{ full_name }}</b><br>
     {{ job_title }}<br>
@@ -47,11 +43,6 @@ def _palette() -> list[tuple[str, list[str]]]:
         ("Manager", [f"manager.{name}" for name in rendering.MANAGER_FIELDS]),
         ("Custom fields", ["custom.<key>"]),
     ]
-
-
-def _editor_response(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = EDITOR_CSP
-    return response
 
 
 @bp.get("/")
@@ -175,9 +166,34 @@ def preview() -> Response:
         problem = str(error)
     except Exception as error:  # noqa: BLE001 - the sandbox refusing something: show it, do not crash
         problem = f"The template cannot be filled in: {error}"
-    response = web.render("signatures/_preview.html", partial="signatures/_preview.html", result=result,
-                          problem=problem, employee=employee)
-    return _editor_response(response)
+    frame = _frame(result.html) if result is not None else None
+    return web.render("signatures/_preview.html", partial="signatures/_preview.html", result=result,
+                      problem=problem, employee=employee, frame=frame)
+
+
+def _frame(html: str) -> str | None:
+    """The preview's own URL (None when Redis cannot keep it: the page says so)."""
+    try:
+        ident = previews.store(web.app_config().redis_url, web.current_org().id, html)
+    except RedisError:
+        return None
+    return url_for("signatures.preview_frame", ident=ident)
+
+
+@bp.get("/preview/<ident>")
+def preview_frame(ident: str) -> Response:
+    """A rendered preview as its own document, for the editor's sandboxed frame (inline styles allowed here only)."""
+    try:
+        html = previews.load(web.app_config().redis_url, web.current_org().id, ident)
+    except RedisError:
+        html = None
+    if html is None:
+        abort(404)
+    response = Response(previews.document(html), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = previews.FRAME_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/<int:template_id>/duplicate")
@@ -290,11 +306,11 @@ def employee(employee_id: int) -> Response:
             rendered[compose] = rendering.render(compiled, context)
         except rendering.TemplateProblem as problem:
             rendered[compose] = str(problem)
-    response = web.render("signatures/employee.html", person=person, resolved=resolved, names=names,
-                          rendered=rendered, override=slots,
-                          options=[("", "— no override —")] + [(str(i), n) for i, n in
-                                                               sorted(names.items(), key=lambda x: x[1].lower())])
-    return _editor_response(response)
+    frames = {compose: _frame(out.html) for compose, out in rendered.items() if not isinstance(out, str)}
+    return web.render("signatures/employee.html", person=person, resolved=resolved, names=names,
+                      rendered=rendered, frames=frames, override=slots,
+                      options=[("", "— no override —")] + [(str(i), n) for i, n in
+                                                           sorted(names.items(), key=lambda x: x[1].lower())])
 
 
 @bp.post("/employee/<int:employee_id>")
@@ -328,7 +344,6 @@ def _editor_page(template: SignatureTemplate | None, *, name: str, html: str, te
                  errors: dict[str, str] | None = None, status: int = 200) -> Response:
     session, org = web.db_session(), web.current_org()
     places = service.where_used(session, org.id, template.id) if template is not None else []
-    response = web.render("signatures/edit.html", status=status, signature=template, name=name, html=html,
-                          text=text, text_is_custom=text_is_custom, errors=errors or {}, places=places,
-                          employees=service.members_sample(session, org.id))
-    return _editor_response(response)
+    return web.render("signatures/edit.html", status=status, signature=template, name=name, html=html,
+                      text=text, text_is_custom=text_is_custom, errors=errors or {}, places=places,
+                      employees=service.members_sample(session, org.id))

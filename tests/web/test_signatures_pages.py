@@ -3,6 +3,8 @@ assignment of the default and of departments, the department order; sign-in, oth
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
@@ -80,9 +82,15 @@ def test_the_preview_fills_in_a_chosen_employee_and_escapes_their_data(signed_in
                               data={"html": GOOD, "employee_id": str(employee.id)})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "&lt;img src=x onerror=alert(1)&gt;" in body and "<img src=x" not in body
-    assert "Mobile" not in body  # the empty line went
-    assert "style-src-attr 'unsafe-inline'" in response.headers["Content-Security-Policy"]
+    frame_url = re.search(r'<iframe class="sig-frame" src="([^"]+)" sandbox=""', body).group(1)
+    assert "<img" not in body and "Mobile" not in body  # the text version: escaped, the empty line went
+    frame = signed_in.get(frame_url)
+    document = frame.get_data(as_text=True)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in document and "<img src=x" not in document
+    assert "Mobile" not in document
+    assert "sandbox" in frame.headers["Content-Security-Policy"]
+    assert "script-src" not in frame.headers["Content-Security-Policy"]  # default-src 'none': no scripts
+    assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
     bad = signed_in.post("/signatures/preview", headers=hx(token), data={"html": "{{ oops"})
     assert "Line 1:" in bad.get_data(as_text=True)
 
@@ -191,14 +199,17 @@ def test_an_employees_page_shows_which_signature_applies_and_why_and_takes_an_ov
     assert found.status_code == 303 and found.headers["Location"].endswith(f"/signatures/employee/{person.id}")
     page = signed_in.get(f"/signatures/employee/{person.id}").get_data(as_text=True)
     assert "The organisation&#39;s default for replies and forwards." in page
-    assert "Zoë &lt;b&gt;Bold&lt;/b&gt;" in page and "Mobile" not in page.split("own-title")[0].split("sig-new")[1]
+    new_frame = re.search(r'<iframe class="sig-frame" src="([^"]+)"', page).group(1)
+    document = signed_in.get(new_frame).get_data(as_text=True)
+    assert "Zoë &lt;b&gt;Bold&lt;/b&gt;" in document and "Mobile" not in document
     response = signed_in.post(f"/signatures/employee/{person.id}", data={"new": own.id, "reply": "",
                                                                          "csrf_token": token})
     assert response.status_code == 303
     result = for_employee(db, org.id, person.id)
     assert result["new"].template_id == own.id and result["new"].kind == "override"
     page = signed_in.get(f"/signatures/employee/{person.id}").get_data(as_text=True)
-    assert "Own: p@acme.example" in page
+    own_frame = re.search(r'<iframe class="sig-frame" src="([^"]+)"', page).group(1)
+    assert "Own: p@acme.example" in signed_in.get(own_frame).get_data(as_text=True)
     missing = signed_in.get("/signatures/employee?email=nobody@acme.example", follow_redirects=True)
     assert "No employee has the address" in missing.get_data(as_text=True)
 
@@ -213,3 +224,16 @@ def test_another_organisations_employee_is_404(signed_in, csrf_token, db, org, o
         .status_code == 404
     found = signed_in.get("/signatures/employee?email=s@globex.example", follow_redirects=True)
     assert "No employee has the address" in found.get_data(as_text=True)
+
+
+def test_a_preview_belongs_to_its_organisation(client, auth, signed_in, csrf_token, db, org, other_org,
+                                               other_org_admin) -> None:
+    token = csrf_token(signed_in, "/signatures/new")
+    body = signed_in.post("/signatures/preview", headers=hx(token), data={"html": "<p>Secret plan</p>"}) \
+        .get_data(as_text=True)
+    frame_url = re.search(r'<iframe class="sig-frame" src="([^"]+)"', body).group(1)
+    assert "Secret plan" in signed_in.get(frame_url).get_data(as_text=True)
+    auth.sign_out()
+    auth.sign_in(OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD)
+    assert client.get(frame_url).status_code == 404
+    assert client.get("/signatures/preview/not-a-preview").status_code == 404
