@@ -423,3 +423,11 @@ def test_the_other_organisations_admin_sees_their_own_employees(client, db, org,
     theirs = _manual(db, other_org, email="grace@globex.example")
     auth.sign_in(OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD)
     assert client.get(f"/employees/{theirs.id}").status_code == 200
+
+
+def test_the_employee_page_leads_to_the_employees_signatures(signed_in, db, org):
+    employee = _manual(db, org, job_title="Founder")
+    page = signed_in.get(f"/employees/{employee.id}").get_data(as_text=True)
+    link = f'<a href="/signatures/employee/{employee.id}">See this employee&#39;s signatures</a>'
+    assert link in page or link.replace("&#39;", "'") in page
+    assert signed_in.get(f"/signatures/employee/{employee.id}").status_code == 200
