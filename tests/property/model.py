@@ -15,6 +15,7 @@ example starts from a freshly generated tenant and an empty database.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +150,9 @@ class SyncModel(RuleBasedStateMachine):
         self.held_runs: list[int] = []
         self.synced_once = False
         self.recent: list[str] = []
+        # Every address the model ever gave out or typed (lower case): employees are picked from these, so a
+        # draw depends only on the model's own state, never on what the database holds.
+        self.addresses: set[str] = {m.lower() for m in self.mail.values() if m}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -177,6 +181,14 @@ class SyncModel(RuleBasedStateMachine):
     def _employees(self) -> dict[str, dict]:
         return export(self.url, self.h.org.id)
 
+    def _pick_employee(self, data) -> str | None:
+        """An address the model knows, drawn from its own state; the employee with it now, or None.
+
+        Drawing from the database's rows would make the draws depend on what the engine did (and on
+        the simulator's ids), which hypothesis cannot replay or shrink."""
+        email = self._pick(data, self.addresses, "employee")
+        return email if email in self._employees() else None
+
     def _own(self, uid: str, *values: str) -> None:
         for value in values:
             if value:
@@ -202,12 +214,16 @@ class SyncModel(RuleBasedStateMachine):
             mail = f"Hire{n}@{DOMAIN.upper()}"
         number, mobile = f"N-{n}", f"+49 170 {n:07d}"
         uid = self.tenant.add_user({
+            # The id is the model's, not the simulator's (whose ids change with every reset): the same draws
+            # give the same tenant, and pools sorted by id come out in the same order on replay.
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sigsync-model/hire/{n}")),
             "userPrincipalName": f"hire{n}@{DOMAIN}", "displayName": f"Hire {n}", "givenName": "Hire",
             "surname": f"No{n}", "mail": mail, "department": department or None, "jobTitle": f"title {n}",
             "employeeId": number, "mobilePhone": mobile, "accountEnabled": enabled_})
         self._own(uid, number, mobile)
         self.active.add(uid)
         self.mail[uid] = mail
+        self.addresses.add(mail.lower())
         self._touch(uid, mail)
         if data.draw(st.booleans(), label="has a manager"):
             self.tenant.set_manager(uid, self._pick(data, self.active - {uid}, "manager"))
@@ -254,6 +270,7 @@ class SyncModel(RuleBasedStateMachine):
             new = f"renamed{self._next()}@{DOMAIN}"
         self.tenant.rename(uid, new)
         self.mail[uid] = new
+        self.addresses.add(new.lower())
         self._touch(uid, old, new)
         if new.lower() != old.lower():
             self.freed.append(old)
@@ -325,6 +342,7 @@ class SyncModel(RuleBasedStateMachine):
             email = self._pick(data, self.freed, "freed address")
         else:
             email = f"manual{n}@example.org"
+        self.addresses.add(email.lower())
         try:
             self.h.add_manual(email, job_title=f"typed {n}")
         except SigsyncError:
@@ -334,20 +352,18 @@ class SyncModel(RuleBasedStateMachine):
 
     @rule(data=st.data(), what=st.sampled_from(("job_title", "phone", "mobile")))
     def edit_employee(self, data, what):
-        rows = self._employees()
-        if not rows:
+        email = self._pick_employee(data)
+        if email is None:
             return
-        email = self._pick(data, rows, "employee")
         self.h.edit(email, **{what: f"typed {self._next()}"})
         if email in self.frozen:
             self.frozen[email] = self._employees()[email]
 
     @rule(data=st.data(), action=st.sampled_from(("pause", "resume", "exclude", "include")))
     def set_status(self, data, action):
-        rows = self._employees()
-        if not rows:
+        email = self._pick_employee(data)
+        if email is None:
             return
-        email = self._pick(data, rows, "employee")
         try:
             self.h.set_status(email, action)
         except SigsyncError:
@@ -356,10 +372,9 @@ class SyncModel(RuleBasedStateMachine):
 
     @rule(data=st.data(), name=st.sampled_from(HAND_DEPARTMENTS), assign=st.booleans())
     def hand_department(self, data, name, assign):
-        rows = self._employees()
-        if not rows:
+        email = self._pick_employee(data)
+        if email is None:
             return
-        email = self._pick(data, rows, "employee")
         try:
             with session_scope(self.url) as session:
                 org = session.get(Organization, self.h.org.id)
