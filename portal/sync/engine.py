@@ -21,7 +21,7 @@ from portal.employees.fields import department_key
 from portal.employees.seats import BILLABLE_STATUSES
 from portal.errors import SigsyncError
 from portal.m365.errors import ConsentRequired, DeltaExpired, GraphError, M365Error
-from portal.models import Connection, Employee, Organization, SyncRun, utcnow
+from portal.models import Connection, Employee, Organization, SyncDecision, SyncRun, utcnow
 from portal.sync import dryrun, lock, removals
 from portal.sync.config import (
     ConfigInvalid,
@@ -217,6 +217,9 @@ class _Run:
         self.ledger = _AddressLedger()
         self.deferred_addresses: list[str] = []  # users whose address's holder had not been met yet
         self.settling = False  # planning the deferred users: no more waiting
+        # Delta runs: addresses an employee gave up (renamed, removed). A user refused one of them in an
+        # earlier run is in no delta of its own, so it is planned again once every page was read.
+        self.given_up: set[str] = set()
         self.dry_removed: dict[int, str] = {}  # dry runs: employee id -> what its removal would have done
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
@@ -251,6 +254,8 @@ class _Run:
             delta_link = self._full_round()
         # Removals first: an address a leaver held is free for the users who were waiting for it.
         held = self._removals(mode)
+        if mode == "delta":
+            self._recall_address_losers()
         self._settle_addresses()
         self._flush_seats()
         self._complete_deferred_reports()
@@ -476,6 +481,8 @@ class _Run:
             return
         if state is not None and state.email != address:
             self.ledger.release(state.email)
+            if self.mode == "delta":
+                self.given_up.add(state.email)
         if plan.action == "create" or plan.link or (state is not None and state.email != address):
             self.ledger.claim(address, uid)
 
@@ -752,6 +759,25 @@ class _Run:
                         found[user["id"]] = self._as_delta_record(user)
         return list(found.values())
 
+    def _recall_address_losers(self) -> None:
+        """Plan again the users an earlier run refused an address that an employee gave up in this run.
+
+        A user that got a "conflict" (the address was another employee's, or was given away while it waited
+        for a seat) changes nothing in Microsoft 365 when the holder is renamed or leaves, so no delta brings
+        it back; a full run would give it the address. They join the users settled at the end of the run.
+        """
+        addresses = sorted(self.given_up)
+        self.given_up = set()
+        losers: set[str] = set()
+        for start in range(0, len(addresses), self.PAGE_FLUSH):
+            with self.engine.connect() as conn:
+                losers.update(conn.execute(
+                    select(SyncDecision.m365_id).distinct().join(SyncRun, SyncRun.id == SyncDecision.run_id).where(
+                        SyncRun.connection_id == self.connection.id, SyncRun.mode != "dry_run",
+                        SyncDecision.kind == "conflict", SyncDecision.m365_id != "",
+                        SyncDecision.email.in_(addresses[start:start + self.PAGE_FLUSH]))).scalars())
+        self.deferred_addresses.extend(sorted(losers - self.processed_ids))
+
     def _settle_addresses(self) -> None:
         """Plan the users whose address was held by an employee whose user had not been met yet.
 
@@ -848,6 +874,8 @@ class _Run:
             else:
                 decisions = removals.apply(conn, candidates, action)
                 insert_decisions(conn, self.run.id, decisions)
+                if mode == "delta":  # the address of an employee removed (or unlinked) may go to another user
+                    self.given_up.update(d.email for d in decisions if d.email)
         self.tally.add(decisions)
         return verdict == "hold"
 
