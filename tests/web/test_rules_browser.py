@@ -100,9 +100,11 @@ def test_rules_are_reordered_from_the_keyboard_and_focus_stays_on_the_moved_rule
 def test_a_group_is_chosen_with_the_picker_and_enter_in_it_does_not_save(page, db, connection):
     expect = playwright_api.expect
     page.get_by_role("button", name="Add condition to rule “Paris office”").click()
+    # The editor comes back from the server: choose the test on the new condition, not the old form's.
+    expect(page.locator("#rules-0-conditions-1-operator")).to_be_visible(timeout=15_000)
     page.get_by_label("Test").nth(1).select_option("member_of")
     search = page.get_by_label("Find a group by name")
-    expect(search).to_be_visible()
+    expect(search).to_be_visible(timeout=15_000)
     search.fill("dept - eng")
     search.press("Enter")
     choose = page.get_by_role("button", name="Choose Dept - Engineering")
