@@ -171,6 +171,8 @@ def callback() -> Response:
         return _problem(_forged_outcome())
     if request.args.get("error"):
         return _problem(_declined_outcome(request.args))
+    # Nothing is held open in the database while Microsoft is asked (the read above is finished).
+    web.db_session().commit()
     try:
         if pending["kind"] == "delegated":
             tenant_id, token_cache, user = m365_auth.finish_consent(web.app_config(), pending["flow"], request.args)
@@ -194,15 +196,17 @@ def _store(reconnect_id: int | None, tenant_id: str, mode: str, token_cache: byt
     session, org, config = web.db_session(), web.current_org(), web.app_config()
     engine = get_engine(config.database_url)
     if reconnect_id is not None:
+        if mode == "app":  # proves the admin consent covers reading users before anything is stored
+            session.commit()  # no transaction open while Microsoft is asked
+            token_cache = connections.app_only_token_cache(config, org.id, tenant_id)
         connection = session.get(Connection, reconnect_id)
         if connection is None or connection.organization_id != org.id:
             raise ConnectionProblem("The connection you were reconnecting no longer exists. Start connecting again.")
-        if mode == "app":  # proves the admin consent covers reading users before anything is stored
-            token_cache = connections.app_only_token_cache(config, org.id, tenant_id)
         connections.restore_consent(session, connection, tenant_id=tenant_id, mode=mode, token_cache=token_cache,
                                     connected_by=connected_by)
         verb = "Reconnected"
     elif mode == "app":
+        session.commit()  # connect_app_only asks Microsoft: no transaction of this session open meanwhile
         connection = connections.connect_app_only(config, engine, org, tenant_id, connected_by)
         verb = "Connected"
     else:
