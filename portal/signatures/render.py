@@ -41,12 +41,17 @@ from typing import Any
 
 import nh3
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from portal.employees.fields import EMPLOYEE_FIELDS
 
 MAX_HTML_CHARS = 30_000
 MAX_TEMPLATE_CHARS = 100_000
+# What one ``*`` may make: repeated text or lists up to this length, numbers up to this many bits.
+MAX_PRODUCT_LENGTH = 10_000
+MAX_NUMBER_BITS = 10_000
+LOOP_FIELDS: frozenset[str] = frozenset({"departments"})  # the only thing a {% for %} may run over
 
 ALLOWED_TAGS: frozenset[str] = frozenset({
     "a", "abbr", "b", "big", "blockquote", "br", "caption", "center", "col", "colgroup", "div", "em", "font",
@@ -114,8 +119,37 @@ class _Undefined(ChainableUndefined):
     __slots__ = ()
 
 
+_TOO_LARGE = ("The template makes a value too large for a signature ({what}); repeat text at most to "
+              f"{MAX_PRODUCT_LENGTH:,} characters.")
+
+
+def _bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 0
+
+
+class _BoundedEnvironment(SandboxedEnvironment):
+    """The sandbox, with ``*`` and ``**`` checked before they run (Jinja's intercepted operators): a tiny
+    template could otherwise ask for gigabytes ("x" * 200000000) before the output limit is reached."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and not isinstance(times, bool):
+                    if len(seq) * max(times, 0) > MAX_PRODUCT_LENGTH:
+                        raise SecurityError(_TOO_LARGE.format(
+                            what=f"{len(seq):,} × {times:,} = {len(seq) * times:,} characters"))
+            if _bits(left) + _bits(right) > MAX_NUMBER_BITS:
+                raise SecurityError(_TOO_LARGE.format(what="a number too large to write"))
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int):
+            if right > MAX_NUMBER_BITS or max(_bits(left), 1) * max(right, 0) > MAX_NUMBER_BITS:
+                raise SecurityError(_TOO_LARGE.format(what=f"{left} ** {right}"))
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(autoescape=autoescape, undefined=_Undefined, keep_trailing_newline=False,
+    env = _BoundedEnvironment(autoescape=autoescape, undefined=_Undefined, keep_trailing_newline=False,
                                auto_reload=False, cache_size=0)
     for name in ("safe", "forceescape", "xmlattr", "urlize", "indent", "wordwrap", "pprint", "tojson", "attr"):
         env.filters.pop(name, None)  # nothing may mark text as markup or reach into objects
@@ -252,11 +286,46 @@ def _check_jinja(env: SandboxedEnvironment, source: str) -> None:
                                nodes.CallBlock, nodes.Block)):
         raise TemplateProblem("Signatures cannot include, extend or import other templates, or define macros "
                               "and blocks.", node.lineno)
+    _check_size(env, tree)
     for name in sorted(meta.find_undeclared_variables(tree)):
         if name not in TOP_LEVEL_NAMES:
             line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), None)
             raise TemplateProblem(f"Unknown placeholder '{name}'. Pick one from the palette "
                                   "(employee fields, custom.<key>, manager.<field>).", line)
+
+
+def _constant(env: SandboxedEnvironment, node: nodes.Node) -> Any:
+    """A constant expression's value, with ``*`` and ``**`` checked by the sandbox; Impossible otherwise."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, (nodes.Mul, nodes.Pow)):
+        return env.call_binop(None, node.operator, _constant(env, node.left), _constant(env, node.right))
+    if isinstance(node, (nodes.List, nodes.Tuple)):
+        return [_constant(env, item) for item in node.items]
+    raise nodes.Impossible()
+
+
+def _check_size(env: SandboxedEnvironment, tree: nodes.Template) -> None:
+    """Refuse on save what would make a render slow or huge: a product of constants over the limit, and loops
+    over anything but a list field (a loop over a long string, or a loop in a loop, grows with each level)."""
+    for node in tree.find_all((nodes.Mul, nodes.Pow)):
+        try:
+            _constant(env, node)
+        except nodes.Impossible:
+            continue  # depends on an employee's value: the sandbox checks it when rendering
+        except SecurityError as error:
+            raise TemplateProblem(str(error), node.lineno) from None
+    fields = ", ".join(sorted(LOOP_FIELDS))
+    for loop in tree.find_all(nodes.For):
+        if not (isinstance(loop.iter, nodes.Name) and loop.iter.name in LOOP_FIELDS) or loop.recursive:
+            raise TemplateProblem(f"{{% for %}} may only run over {fields} (for example "
+                                  "{% for d in departments %}…{% endfor %}).", loop.lineno)
+        if any(True for _ in loop.find_all(nodes.For)):
+            raise TemplateProblem("A {% for %} cannot hold another {% for %}.", loop.lineno)
+    for name in tree.find_all(nodes.Name):
+        if name.ctx != "load" and name.name in LOOP_FIELDS:
+            raise TemplateProblem(f"'{name.name}' is an employee's field and cannot be set in the template.",
+                                  name.lineno)
 
 
 class _TableTextFinder(HTMLParser):
@@ -526,15 +595,20 @@ def _as_text(value: Any) -> str:
 
 
 def render(compiled: Compiled, context: Mapping[str, Any]) -> Rendered:
-    """One employee's signature; raises TemplateProblem when the HTML exceeds Outlook's limit."""
-    raw = compiled.html.render(context)
+    """One employee's signature; raises TemplateProblem when the HTML exceeds Outlook's limit or the template
+    asks the sandbox for a value too large."""
+    try:
+        raw = compiled.html.render(context)
+        plain = compiled.text.render(context)
+    except SecurityError as error:
+        raise TemplateProblem(str(error)) from None
     out = clean_output(raw)
     if "<br>" in out:  # a vanished first or last line leaves its neighbour's <br> at the block's edge
         out = _EDGE_BR_END.sub(r"\1", _EDGE_BR_START.sub(r"\1", out))
     if len(out) > MAX_HTML_CHARS:
         raise TemplateProblem(f"The signature is {len(out):,} characters of HTML; mail clients accept at most "
                               f"{MAX_HTML_CHARS:,}. Make it shorter (an inline image counts in full).")
-    text = re.sub(r"\n[ \t]+", "\n", compiled.text.render(context))
+    text = re.sub(r"\n[ \t]+", "\n", plain)
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
     return Rendered(out, text)
