@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from portal import audit, web
 from portal.employees import bulk, provenance, records, search
-from portal.employees.fields import CUSTOM_KEY_PATTERN, CUSTOM_PREFIX, EMPLOYEE_FIELDS, clean_fields
+from portal.employees.fields import CUSTOM_KEY_PATTERN, CUSTOM_PREFIX, EMPLOYEE_FIELDS, clean_fields, department_key
 from portal.errors import AlreadyExists, InvalidTransition, InvalidValue, SeatLimitReached
 from portal.models import Employee
 
@@ -51,6 +51,8 @@ FIELD_HINTS = {
 }
 NEW_CUSTOM_KEY, NEW_CUSTOM_VALUE = "new_custom_key", "new_custom_value"
 NEW_DEPARTMENTS = "new_departments"
+# The edit form carries the values it was built from, so a save applies only what the admin changed.
+FORM_ORIGINALS, ORIGINAL_PREFIX, ORIGINAL_DEPARTMENTS = "form_originals", "original.", "original_departments"
 
 
 @bp.context_processor
@@ -116,7 +118,7 @@ def bulk_action() -> Response:
     action = request.form.get("action", "")
     if action not in bulk.BUTTONS:
         abort(400)
-    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    ids = [ident for ident in map(web.parse_id, request.form.getlist("ids")) if ident is not None]
     session, org = web.db_session(), web.current_org()
     if not ids:
         flash("Select at least one employee first: tick the box in front of their name.", "warning")
@@ -151,13 +153,14 @@ def _announce(result: bulk.BulkResult) -> None:
 def _list_query() -> tuple[ListQuery, str | None]:
     args = request.args
     department = args.get("department", "")
-    if department and not department.isdigit():
+    department_id = web.parse_id(department)
+    if department and department_id is None:
         abort(404)
     source, state, sort = args.get("source", ""), args.get("state", ""), args.get("sort", "") or search.Sort.NAME
     if source not in ("", *SOURCE_LABELS) or state not in ("", *STATE_LABELS) or sort not in SORT_LABELS:
         abort(404)  # a hand-made URL naming a filter that does not exist: there is no such list
-    query = ListQuery(q=args.get("q", "").strip()[:search.MAX_QUERY], department=int(department) if department
-                      else None, source=source, state=state, sort=sort)
+    query = ListQuery(q=args.get("q", "").strip()[:search.MAX_QUERY], department=department_id, source=source,
+                      state=state, sort=sort)
     return query, args.get("after") or None
 
 
@@ -313,28 +316,51 @@ def new() -> Response:
 
 @bp.route("/<int:employee_id>/edit", methods=["GET", "POST"])
 def edit(employee_id: int) -> Response:
-    """Edit typed data and departments; on a synced employee, typed values are kept over Microsoft 365's."""
+    """Edit typed data and departments; on a synced employee, typed values are kept over Microsoft 365's.
+
+    The form carries the values it was built from (``original.<field>``, ``original_departments``): only
+    what the admin changed relative to them is written, so a stale form never undoes what the sync or
+    another admin changed meanwhile; if they changed the same field, nothing is saved (409).
+    """
     employee = _employee_or_404(employee_id)
     session, org = web.db_session(), web.current_org()
     current = _current_values(employee)
     current_departments = [m.name for m in records.memberships(session, employee)]
     if request.method == "GET":
-        return _form_page(employee, current, sorted(employee.custom or {}), current_departments)
+        return _form_page(employee, current, sorted(employee.custom or {}), current_departments,
+                          originals=current, original_departments=current_departments)
     values, custom_keys, departments, errors = _read_form(employee)
-    changed = {name: value for name, value in values.items() if value != current.get(name, "")}
+    originals, original_departments = _read_originals(values, current, current_departments)
+    typed = {name: value for name, value in values.items() if value != originals.get(name, "")}
+    conflicts = {name: value for name, value in typed.items()
+                 if current.get(name, "") != originals.get(name, "") and current.get(name, "") != value}
+    changed = {name: value for name, value in typed.items() if current.get(name, "") != value}
+    wanted = _wanted_departments(departments, original_departments, current_departments)
+    if conflicts and not errors:
+        # What the admin typed is kept; fields they did not touch show their value now.
+        shown = {name: typed[name] if name in typed else current.get(name, "") for name in values}
+        what = "; ".join(
+            f"{provenance.field_label(name)} is now “{current.get(name, '')}” (you typed “{value}”)"
+            for name, value in conflicts.items())
+        problem = f"Someone changed this employee while you were editing: {what}. Check the values and save again."
+        return _form_page(employee, shown, custom_keys, wanted, problem=problem, status=409,
+                          originals=current, original_departments=current_departments)
     problem = None
+    joined: list[str] = []
+    left: list[str] = []
     if not errors:
         try:
             if changed:
                 records.edit_employee(session, org, employee.email, changed)
-            joined, left = records.set_departments(session, org, employee, departments)
+            joined, left = records.set_departments(session, org, employee, wanted)
         except AlreadyExists:
             errors["email"] = "Another employee already has this e-mail address."
         except InvalidValue as exc:
             problem = str(exc)
     if errors or problem:
         session.rollback()
-        return _form_page(employee, values, custom_keys, departments, errors=errors, problem=problem, status=422)
+        return _form_page(employee, values, custom_keys, departments, errors=errors, problem=problem, status=422,
+                          originals=originals, original_departments=original_departments)
     if not changed and not joined and not left:
         flash("Nothing was changed.", "info")
         return web.redirect(url_for("employees.detail", employee_id=employee.id))
@@ -346,6 +372,31 @@ def edit(employee_id: int) -> Response:
     session.commit()
     flash(f"Saved {employee.email}: {', '.join(what)}.", "success")
     return web.redirect(url_for("employees.detail", employee_id=employee.id))
+
+
+def _read_originals(values: Mapping[str, str], current: Mapping[str, str],
+                    current_departments: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The values and departments the submitted form was built from (a form without them: as they are now)."""
+    form = request.form
+    if form.get(FORM_ORIGINALS) != "1":
+        return dict(current), list(current_departments)
+    originals = {name: form.get(ORIGINAL_PREFIX + name, "").strip() for name in values}
+    return originals, [name for name in form.getlist(ORIGINAL_DEPARTMENTS) if name.strip()]
+
+
+def _wanted_departments(submitted: list[str], original: list[str], current: list[str]) -> list[str]:
+    """The departments now, with only what the admin added or removed relative to the form's original applied."""
+    submitted_keys = {department_key(name.strip()) for name in submitted}
+    original_keys = {department_key(name.strip()) for name in original}
+    removed = original_keys - submitted_keys
+    wanted = [name for name in current if department_key(name.strip()) not in removed]
+    known = {department_key(name.strip()) for name in wanted}
+    for name in submitted:
+        key = department_key(name.strip())
+        if key not in original_keys and key not in known:
+            wanted.append(name)
+            known.add(key)
+    return wanted
 
 
 def _read_form(employee: Employee | None) -> tuple[dict[str, str], list[str], list[str], dict[str, str]]:
@@ -391,7 +442,9 @@ def _current_values(employee: Employee) -> dict[str, str]:
 
 
 def _form_page(employee: Employee | None, values: Mapping[str, str], custom_keys: list[str], departments: list[str],
-               errors: dict[str, str] | None = None, problem: str | None = None, status: int = 200) -> Response:
+               errors: dict[str, str] | None = None, problem: str | None = None, status: int = 200,
+               originals: Mapping[str, str] | None = None, original_departments: list[str] | None = None,
+               ) -> Response:
     session, org = web.db_session(), web.current_org()
     origins = {}
     if employee is not None and employee.m365_id:
@@ -408,6 +461,7 @@ def _form_page(employee: Employee | None, values: Mapping[str, str], custom_keys
         new_departments="; ".join(new_names) if errors or problem else "",
         new_custom_key=request.form.get(NEW_CUSTOM_KEY, "") if errors else "",
         new_custom_value=request.form.get(NEW_CUSTOM_VALUE, "") if errors else "",
+        originals=originals, original_departments=original_departments or [],
     )
 
 
@@ -423,6 +477,7 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    number = web.parse_id(value)
+    if number is None:
         abort(404)
-    return int(value)
+    return number
