@@ -127,11 +127,26 @@ def _bits(value: Any) -> int:
     return abs(value).bit_length() if isinstance(value, int) else 0
 
 
+_PRINTF_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_FORMAT_FIELD = re.compile(r"\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")
+
+
+def _check_format(fmt: Any) -> None:
+    """A %-format or str.format text may not pad to more than the limit ("%0200000000d", "{:>200000000}")."""
+    if not isinstance(fmt, str):
+        return
+    widths = [g for m in _PRINTF_SPEC.finditer(fmt) for g in m.groups() if g]
+    for spec in (f.split(":", 1)[1] for f in _FORMAT_FIELD.findall(fmt) if ":" in f):
+        widths += ["*"] if "{" in spec else re.findall(r"\d+", spec)
+    if any(w == "*" or int(w) > MAX_PRODUCT_LENGTH for w in widths):
+        raise SecurityError(_TOO_LARGE.format(what="a format that pads to a large width"))
+
+
 class _BoundedEnvironment(SandboxedEnvironment):
     """The sandbox, with ``*`` and ``**`` checked before they run (Jinja's intercepted operators): a tiny
     template could otherwise ask for gigabytes ("x" * 200000000) before the output limit is reached."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -145,7 +160,13 @@ class _BoundedEnvironment(SandboxedEnvironment):
         elif operator == "**" and isinstance(left, int) and isinstance(right, int):
             if right > MAX_NUMBER_BITS or max(_bits(left), 1) * max(right, 0) > MAX_NUMBER_BITS:
                 raise SecurityError(_TOO_LARGE.format(what=f"{left} ** {right}"))
+        elif operator == "%":
+            _check_format(left)
         return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        _check_format(getattr(value, "__self__", None))
+        return super().wrap_str_format(value)
 
 
 def _environment(autoescape: bool) -> SandboxedEnvironment:
@@ -154,6 +175,18 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
     for name in ("safe", "forceescape", "xmlattr", "urlize", "indent", "wordwrap", "pprint", "tojson", "attr"):
         env.filters.pop(name, None)  # nothing may mark text as markup or reach into objects
     env.globals.clear()
+    center, format_ = env.filters["center"], env.filters["format"]
+
+    def bounded_center(value: Any, width: int = 80) -> Any:
+        if isinstance(width, int) and width > MAX_PRODUCT_LENGTH:
+            raise SecurityError(_TOO_LARGE.format(what=f"center to {width:,} characters"))
+        return center(value, width)
+
+    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_format(value)
+        return format_(value, *args, **kwargs)
+
+    env.filters["center"], env.filters["format"] = bounded_center, bounded_format
     return env
 
 
@@ -298,7 +331,7 @@ def _constant(env: SandboxedEnvironment, node: nodes.Node) -> Any:
     """A constant expression's value, with ``*`` and ``**`` checked by the sandbox; Impossible otherwise."""
     if isinstance(node, nodes.Const):
         return node.value
-    if isinstance(node, (nodes.Mul, nodes.Pow)):
+    if isinstance(node, (nodes.Mul, nodes.Pow, nodes.Mod)):
         return env.call_binop(None, node.operator, _constant(env, node.left), _constant(env, node.right))
     if isinstance(node, (nodes.List, nodes.Tuple)):
         return [_constant(env, item) for item in node.items]
@@ -308,7 +341,7 @@ def _constant(env: SandboxedEnvironment, node: nodes.Node) -> Any:
 def _check_size(env: SandboxedEnvironment, tree: nodes.Template) -> None:
     """Refuse on save what would make a render slow or huge: a product of constants over the limit, and loops
     over anything but a list field (a loop over a long string, or a loop in a loop, grows with each level)."""
-    for node in tree.find_all((nodes.Mul, nodes.Pow)):
+    for node in tree.find_all((nodes.Mul, nodes.Pow, nodes.Mod)):
         try:
             _constant(env, node)
         except nodes.Impossible:

@@ -52,3 +52,20 @@ def test_ordinary_arithmetic_repetition_and_a_departments_loop_still_render() ->
                  context_for({"display_name": "Ada Lovelace"}, departments=["Research", "Ops"]))
     assert out.html == "<p>Ada Lovelace<br>" + "-" * 20 + " 12 1024</p><p>Research, Ops</p>"
     assert "Research, Ops" in out.text
+
+
+@pytest.mark.parametrize("source", [
+    '<p>{{ "%0200000000d" % 1 }}</p>',
+    '<p>{{ "%*d"|format(200000000, 1) }}</p>',
+    '<p>{{ "x"|center(200000000) }}</p>',
+    '<p>{{ "{:>200000000}".format(full_name) }}</p>',
+])
+def test_padding_to_a_huge_width_is_refused(source: str) -> None:
+    with pytest.raises(TemplateProblem, match="too large for a signature"):
+        render(compile_template(prepare(source).html), context_for({"display_name": "Ada"}))
+
+
+def test_ordinary_formatting_still_renders() -> None:
+    source = '<p>{{ "%05.2f" % 3.14159 }} {{ "%s-%s"|format(1, 2) }} [{{ "{:>5}".format(full_name) }}] {{ 7 % 3 }}</p>'
+    out = render(compile_template(prepare(source).html), context_for({"display_name": "Ada"}))
+    assert out.html == "<p>03.14 1-2 [  Ada] 1</p>"
