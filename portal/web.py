@@ -45,7 +45,7 @@ from flask import url_for as flask_url_for
 from flask_login import UserMixin, current_user
 from flask_login import login_user as flask_login_user
 from sqlmodel import Session
-from werkzeug.routing import BuildError
+from werkzeug.routing import BuildError, IntegerConverter
 from werkzeug.wrappers import Response
 
 from config import Config
@@ -54,6 +54,13 @@ from portal.extensions import login_manager
 from portal.models import Admin, Organization, utcnow
 
 T = TypeVar("T")
+
+# The largest id a database column holds: ids are INTEGER columns, 32 bits signed on PostgreSQL (which
+# refuses a bigger number with "integer out of range"); a bigger number names no row.
+MAX_ID = 2**31 - 1
+# C0 control characters other than tab, newline and carriage return: PostgreSQL refuses NUL in text,
+# and none of them belongs in anything an admin types.
+CONTROL_CHARACTERS = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"}
 
 # The main navigation, in order; an entry shows once its endpoint is registered.
 NAV: tuple[tuple[str, str], ...] = (
@@ -101,10 +108,34 @@ def current_org() -> Organization:
 def get_owned_or_404(model: type[T], ident: Any) -> T:
     """The row with this id if it belongs to the admin's organisation; 404 otherwise (never 403,
     so a guessed id does not reveal that another organisation has it)."""
+    if isinstance(ident, int) and not 1 <= ident <= MAX_ID:
+        abort(404)  # beyond what an id column holds (SQLite would overflow): no such row
     row = db_session().get(model, ident)
     if row is None or getattr(row, "organization_id", None) != current_org().id:
         abort(404)
     return row
+
+
+def parse_id(text: str | None) -> int | None:
+    """``text`` as a row id: ASCII digits only ("²" is a digit to ``str.isdigit`` but not to ``int``),
+    from 1 to the largest a database column holds; None for anything else."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def has_control_character(text: str) -> bool:
+    """True when ``text`` holds a control character that Sigsync cannot store (NUL and the like)."""
+    return any(ch in CONTROL_CHARACTERS for ch in text)
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` in every route: a number beyond what an id column holds is no page (404), not an overflow."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def actor() -> str:
@@ -244,9 +275,10 @@ def _fingerprint(admin: Admin) -> str:
 
 def _load_user(user_id: str) -> AdminUser | None:
     ident, _, fingerprint = user_id.partition(":")
-    if not ident.isdigit():
+    admin_id = parse_id(ident)
+    if admin_id is None:
         return None
-    admin = db_session().get(Admin, int(ident))
+    admin = db_session().get(Admin, admin_id)
     if admin is None or not hmac.compare_digest(fingerprint, _fingerprint(admin)):
         return None
     return AdminUser(admin)
@@ -273,6 +305,22 @@ def needs_signin() -> bool:
     return not getattr(view, "public", False) and not current_user.is_authenticated
 
 
+def _refuse_control_characters() -> Response | None:
+    """400 with the admin's words for a path, query string or form holding a control character: it cannot be
+    stored (PostgreSQL refuses NUL) and was never typed on purpose."""
+    values = [request.path]
+    for multi in (request.args, request.form if request.method not in ("GET", "HEAD") else None):
+        if multi is not None:
+            for key, items in multi.lists():
+                values.append(key)
+                values.extend(items)
+    if not any(has_control_character(value) for value in values):
+        return None
+    from portal.views.errors import CONTROL_CHARACTER_EXPLANATION, render_error
+
+    return render_error(400, CONTROL_CHARACTER_EXPLANATION)
+
+
 def _require_signin() -> Response | None:
     return login_manager.unauthorized() if needs_signin() else None
 
@@ -288,6 +336,8 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_unauthorized)
+    app.url_map.converters["int"] = BoundedIntConverter  # before the blueprints add their routes
+    app.before_request(_refuse_control_characters)
     app.before_request(_require_signin)
     app.teardown_appcontext(_close_session)
     app.jinja_env.filters["when"] = format_when
@@ -305,5 +355,5 @@ def init_app(app: Flask) -> None:
 __all__ = [
     "NAV", "AdminUser", "actor", "app_config", "current_admin", "current_org", "db_session", "format_iso",
     "format_number", "format_when", "get_owned_or_404", "init_app", "is_htmx", "local_path", "login_user",
-    "nav_items", "needs_signin", "public", "redirect", "render", "url_if",
+    "nav_items", "needs_signin", "parse_id", "public", "redirect", "render", "url_if",
 ]

@@ -40,7 +40,8 @@ def normalize_email(value: str) -> str:
     """The e-mail address trimmed and lower-cased: the key employees are matched by."""
     email = value.strip().lower()
     local, at, domain = email.partition("@")
-    if not at or not local or not domain or "@" in domain or any(ch.isspace() for ch in email):
+    if (not at or not local or not domain or "@" in domain
+            or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in email)):
         raise InvalidValue(f"{value!r} is not an e-mail address (expected one '@' between a name and a domain).")
     if len(email) > FIELD_MAX_LENGTHS["email"]:
         raise InvalidValue(

@@ -328,7 +328,8 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         made_for, value, last_id = json.loads(raw)
-        if made_for != sort or not isinstance(last_id, int) or not isinstance(value, str):
+        if (made_for != sort or not isinstance(last_id, int) or isinstance(last_id, bool) or not isinstance(value, str)
+                or not 1 <= last_id <= 2**31 - 1):  # beyond the INTEGER id column (PostgreSQL): a forged link
             raise ValueError
         if sort is Sort.UPDATED:
             value = datetime.fromisoformat(value)

@@ -14,9 +14,10 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 def index() -> Response:
     """One page of the organisation's audit log; "Older" continues below the last event shown."""
     before = request.args.get("before")
-    if before is not None and not before.isdigit():
+    before_id = web.parse_id(before)
+    if before is not None and before_id is None:
         abort(404)
-    page = audit.list_events(web.db_session(), web.current_org(), before_id=int(before) if before else None)
+    page = audit.list_events(web.db_session(), web.current_org(), before_id=before_id)
     older_url = url_for("audit.index", before=page.older) if page.older else None
     newest_url = url_for("audit.index") if before else None
     return web.render("audit/index.html", partial="audit/_events.html", page=page, older_url=older_url,

@@ -50,6 +50,12 @@ CSRF_EXPLANATION = Explanation(
     "Reload the page and send the form again.",
 )
 
+CONTROL_CHARACTER_EXPLANATION = Explanation(
+    "The request was not understood",
+    "The request contained a control character (such as NUL) that Sigsync cannot store.",
+    "Remove it and try again.",
+)
+
 
 def render_error(status: int, explanation: Explanation) -> Response:
     """The error as a page, or for an htmx request a fragment swapped into the status region."""

@@ -149,8 +149,9 @@ def preview() -> Response:
     session, org = web.db_session(), web.current_org()
     form = _form()
     employee = None
-    if request.form.get("employee_id", "").isdigit():
-        employee = session.get(Employee, int(request.form["employee_id"]))
+    employee_id = web.parse_id(request.form.get("employee_id"))
+    if employee_id is not None:
+        employee = session.get(Employee, employee_id)
         if employee is None or employee.organization_id != org.id:
             abort(404)
     result = problem = None
@@ -233,9 +234,10 @@ def assign() -> Response:
     target = request.form.get("target", "")
     if target.startswith("department:"):
         ident = target.partition(":")[2]
-        if not ident.isdigit():
+        department_id = web.parse_id(ident)
+        if department_id is None:
             abort(404)
-        department = web.get_owned_or_404(Department, int(ident))
+        department = web.get_owned_or_404(Department, department_id)
         where = f"department {department.name}"
     elif target == "default":
         where = "the organisation's default"
@@ -244,9 +246,9 @@ def assign() -> Response:
     try:
         for compose in COMPOSE:
             raw = request.form.get(compose, "")
-            if raw and not raw.isdigit():
+            if raw and web.parse_id(raw) is None:
                 raise InvalidValue("Choose a signature from the list.")
-            service.assign(session, org.id, target, compose, int(raw) if raw else None)
+            service.assign(session, org.id, target, compose, web.parse_id(raw))
     except InvalidValue as error:
         session.rollback()
         flash(error.admin_message, "error")
@@ -321,9 +323,9 @@ def override(employee_id: int) -> Response:
     try:
         for compose in COMPOSE:
             raw = request.form.get(compose, "")
-            if raw and not raw.isdigit():
+            if raw and web.parse_id(raw) is None:
                 raise InvalidValue("Choose a signature from the list.")
-            service.assign(session, org.id, f"employee:{person.id}", compose, int(raw) if raw else None)
+            service.assign(session, org.id, f"employee:{person.id}", compose, web.parse_id(raw))
     except InvalidValue as error:
         session.rollback()
         flash(error.admin_message, "error")

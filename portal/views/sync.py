@@ -321,9 +321,10 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    number = web.parse_id(value)
+    if number is None:
         abort(404)
-    return int(value)
+    return number
 
 
 def _employee_url(employee_id: int | None) -> str | None:
