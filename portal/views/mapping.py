@@ -249,4 +249,4 @@ def _input_problems(form: MappingForm, problems: dict[str, str]) -> dict[str, st
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None  # "²".isdigit() is True

@@ -150,7 +150,7 @@ def rules_from_form(form: MultiDict[str, str]) -> list[RuleForm]:
 def apply_op(rules: list[RuleForm], op: str) -> str:
     """Change the unsaved rules as one editor button asks; what to announce. ValueError for a bad op."""
     name, *args = op.split(":", 4 if op.startswith("pick:") else 3)
-    index = [int(a) for a in args[:2] if a.isdigit()]
+    index = [int(a) for a in args[:2] if a.isascii() and a.isdigit()]
 
     def rule_at(position: int) -> RuleForm:
         if not 0 <= position < len(rules):
@@ -292,7 +292,7 @@ def groups() -> Response:
     """Group picker suggestions: the tenant's groups whose name starts with the text typed."""
     connection = _require_connection()
     rule, condition = request.args.get("rule", ""), request.args.get("condition", "")
-    if not (rule.isdigit() and condition.isdigit()):
+    if not (rule.isascii() and rule.isdigit() and condition.isascii() and condition.isdigit()):
         abort(400)
     text = tenant_lookup.clean_search(request.args.get("group_search"))
     web.db_session().commit()

@@ -326,3 +326,16 @@ def test_only_a_graph_object_id_reaches_graph(signed_in, connection, sim_server)
                                                           "explain_user": "../groups?$top=1"})
     assert answer.status_code == 400
     assert list(sim_server.sim.log.items("graph")) == []
+
+
+@pytest.mark.parametrize("rule, condition", [("²", "0"), ("0", "²"), ("x", "0")])
+def test_the_group_picker_refuses_positions_that_are_not_plain_numbers(signed_in, connection, rule, condition):
+    response = signed_in.get(f"/settings/rules/groups?rule={rule}&condition={condition}&group_search=a", headers=hx())
+    assert response.status_code == 400
+
+
+def test_an_editor_button_with_a_superscript_position_is_a_clear_bad_request(signed_in, connection):
+    data = rule_fields({"name": "Groups", "conditions": [("department", "equals", "Sales")]})
+    response = post(signed_in, "/settings/rules/edit", {**data, "op": "remove_condition:²:0"})
+    assert response.status_code == 400
+    assert "The request was not understood." in response.get_data(as_text=True)
