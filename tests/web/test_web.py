@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from werkzeug.exceptions import NotFound
 
 from portal import audit, web
 from portal.models import AuditEvent
-from tests.web.conftest import hx
+from tests.web.conftest import hx, sample_urls
 
 
 @pytest.fixture
@@ -114,3 +115,19 @@ def test_settings_nav_is_current_on_every_settings_page(signed_in):
     for path in ("/settings/", "/settings/mapping/", "/settings/rules/"):
         page = signed_in.get(path).get_data(as_text=True)
         assert '<a href="/settings/" aria-current="page">Settings</a>' in page, path
+
+
+def test_every_page_has_a_plain_title_one_main_and_one_heading(app, signed_in):
+    checked = 0
+    for _endpoint, url in sample_urls(app, "GET", skip={"health.healthz", "static", "auth.signout"}):
+        response = signed_in.get(url)
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        page = response.get_data(as_text=True)
+        if "<html" not in page:
+            continue  # a fragment (the signature preview frame's document has a title of its own below)
+        title = re.search(r"<title>(.*?)</title>", page, flags=re.S)
+        assert title and "<" not in title.group(1) and title.group(1).endswith("· Sigsync"), (url, title)
+        assert page.count("<main") == 1 and len(re.findall(r"<h1[ >]", page)) == 1, url
+        checked += 1
+    assert checked >= 10
