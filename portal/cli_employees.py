@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal import audit
 from portal.cli_common import command_session, parse_field_options
 from portal.employees import (
     EXPORT_FORMATS,
@@ -73,6 +74,9 @@ def edit(slug: str, email: str, field_options: tuple[str, ...]) -> None:
     click.echo(f"Updated {employee.email}: {', '.join(fields)}.")
 
 
+_PAST = {"pause": "paused", "resume": "resumed", "exclude": "excluded", "include": "included"}
+
+
 def _add_sync_action_command(action: str) -> None:
     help_text, done = _SYNC_ACTIONS_TEXT[action]
 
@@ -84,6 +88,10 @@ def _add_sync_action_command(action: str) -> None:
         with command_session() as session:
             organization = get_organization(session, slug)
             employee = set_sync_status(session, organization, email, action)
+            # The audit log lists who paused, resumed, excluded or included someone, from any door.
+            audit.record(session, organization.id, audit.COMMAND_LINE, f"employee_{_PAST[action]}",
+                         f"{employee.email}: sync {_PAST[action]} from the command line",
+                         {"employees": [employee.email]})
         click.echo(f"{employee.email} {done} (status: {employee.status}).")
 
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from portal.db import session_scope
 from portal.employees import assign_department
-from portal.models import Employee
+from portal.models import AuditEvent, Employee
 from portal.organizations import get_organization
 
 
@@ -328,3 +328,14 @@ def test_export_prints_only_the_data(runner, international):
         result = ok(runner, "employees", "export", international, "--format", fmt)
         assert result.stderr == ""
     assert ok(runner, "employees", "export", international).stdout.startswith("[")
+
+
+def test_pause_resume_exclude_include_from_the_command_line_are_in_the_audit_log(runner, acme, config):
+    ok(runner, "employees", "add", acme, "anna@example.com")
+    for action in ("pause", "resume", "exclude", "include"):
+        ok(runner, "employees", action, acme, "anna@example.com")
+    with session_scope(config.database_url) as session:
+        events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+        logged = [(event.actor, event.action) for event in events if event.action.startswith("employee_")]
+    assert logged == [("command line", "employee_paused"), ("command line", "employee_resumed"),
+                      ("command line", "employee_excluded"), ("command line", "employee_included")]
