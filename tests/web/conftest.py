@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,6 +22,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 from werkzeug.test import TestResponse
 
+from config import Config
 from portal import admins
 from portal.db import get_engine
 from portal.models import Admin, Organization
@@ -139,3 +142,12 @@ def signed_in(client: FlaskClient, auth: AuthActions) -> FlaskClient:
     response = auth.sign_in()
     assert response.status_code == 303, response.get_data(as_text=True)
     return client
+
+
+def simulator_config(database_url: str, sim_server: Any, **overrides: Any) -> Config:
+    """The portal's Config pointed at a test simulator: its sign-in, Graph, app registration and CA."""
+    s = sim_server.sim.settings
+    return replace(Config.from_env(), env="test", database_url=database_url, ms_client_id=s.client_id,
+                   ms_client_secret=s.client_secret, ms_tenant_id=s.tenant_id,
+                   ms_authority_host=sim_server.base_url, graph_url=sim_server.graph_url,
+                   ca_bundle=sim_server.ca_path, http_timeout=10, **overrides)

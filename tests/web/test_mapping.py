@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from html import unescape
 
 import pytest
@@ -20,7 +19,14 @@ from portal.models import AuditEvent, Connection, Organization
 from portal.sync.config import DEFAULT_MAPPING
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
-from tests.web.conftest import OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD, AuthActions, hx, read_csrf_token
+from tests.web.conftest import (
+    OTHER_ADMIN_EMAIL,
+    OTHER_ADMIN_PASSWORD,
+    AuthActions,
+    hx,
+    read_csrf_token,
+    simulator_config,
+)
 
 SOME_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed Graph object id
 
@@ -35,11 +41,7 @@ def sim_server(tmp_path_factory) -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def config(clean_db: str, sim_server: SimulatorServer) -> Config:
-    s = sim_server.sim.settings
-    return replace(Config.from_env(), env="test", database_url=clean_db, ms_client_id=s.client_id,
-                   ms_client_secret=s.client_secret, ms_tenant_id=s.tenant_id,
-                   ms_authority_host=sim_server.base_url, graph_url=sim_server.graph_url,
-                   ca_bundle=sim_server.ca_path, http_timeout=10)
+    return simulator_config(clean_db, sim_server)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from werkzeug.serving import make_server
@@ -21,7 +20,7 @@ from portal.db import get_engine
 from portal.models import Connection, Organization
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, simulator_config
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -38,11 +37,7 @@ def sim_server(tmp_path_factory) -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def config(clean_db: str, sim_server: SimulatorServer) -> Config:
-    s = sim_server.sim.settings
-    return replace(Config.from_env(), env="test", database_url=clean_db, ms_client_id=s.client_id,
-                   ms_client_secret=s.client_secret, ms_tenant_id=s.tenant_id,
-                   ms_authority_host=sim_server.base_url, graph_url=sim_server.graph_url,
-                   ca_bundle=sim_server.ca_path, http_timeout=10)
+    return simulator_config(clean_db, sim_server)
 
 
 @pytest.fixture
