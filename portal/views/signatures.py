@@ -21,6 +21,7 @@ from portal.signatures.resolve import COMPOSE
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
 
 COMPOSE_LABELS = {"new": "New e-mails", "reply": "Replies and forwards"}
+GMAIL_MAX_CHARS = 10_000  # Gmail refuses longer signatures; Outlook takes up to rendering.MAX_HTML_CHARS
 DEFAULT_HTML = """<table cellpadding="0" cellspacing="0">
   <tr><td>
     <b>{{ full_name }}</b><br>
@@ -310,7 +311,7 @@ def employee(employee_id: int) -> Response:
             rendered[compose] = str(problem)
     frames = {compose: _frame(out.html) for compose, out in rendered.items() if not isinstance(out, str)}
     return web.render("signatures/employee.html", person=person, resolved=resolved, names=names,
-                      rendered=rendered, frames=frames, override=slots,
+                      rendered=rendered, frames=frames, override=slots, gmail_max=GMAIL_MAX_CHARS,
                       options=[("", "— no override —")] + [(str(i), n) for i, n in
                                                            sorted(names.items(), key=lambda x: x[1].lower())])
 
