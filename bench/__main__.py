@@ -3,6 +3,7 @@
     python -m bench [--users 100000] [--db sqlite,postgresql] [--changes 1000] [--first-only] [--no-portal]
     python -m bench portal [--employees 100000] [--db sqlite,postgresql] [--iterations 40]
     python -m bench signatures [--employees 100000]
+    python -m bench fleet [--orgs 200] [--users 2000] [--workers 1,2,4]
 
 For each database: a fresh simulator process with the tenant, then (each step in a fresh
 process, so peak RSS is the step's own) the floor (fetch every delta page + bulk-insert the
@@ -143,6 +144,10 @@ def main() -> int:
         from bench.portal import main as portal_main
 
         return portal_main(sys.argv[2:])
+    if sys.argv[1:2] == ["fleet"]:  # python -m bench fleet …: many organisations on 1, 2, 4 workers (bench/fleet.py)
+        from bench.fleet import main as fleet_main
+
+        return fleet_main(sys.argv[2:])
     if sys.argv[1:2] == ["signatures"]:  # python -m bench signatures …: rendering (bench/signatures.py)
         from bench.signatures import main as signatures_main
 
