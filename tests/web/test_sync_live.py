@@ -92,17 +92,47 @@ def test_a_page_opened_mid_run_shows_the_run_so_far(signed_in, db, org):
     assert '<progress max="2000" value="500"' in sync and len(feed_rows(sync)) == 3
 
 
-def test_without_a_total_the_panel_says_why_there_is_no_progress_bar(signed_in, db, org):
+def test_without_a_total_the_panel_shows_a_count_and_an_indeterminate_bar(signed_in, db, org):
     connect(db, org)
     run_id = add_run(db, org, status="running", phase="users", done=700, total=None, started_at=utcnow())
     body = signed_in.get(f"/sync/runs/{run_id}/status", headers=hx()).get_data(as_text=True)
-    assert "<progress" not in body
-    assert "700 users processed so far." in body
+    assert '<label for="run-progress-bar">Users processed</label>' in body
+    assert re.search(r'<progress id="run-progress-bar" aria-describedby="run-progress run-progress-why">', body)
+    assert "700 users processed so far" in body and "%" not in body
     assert "Microsoft 365 did not say how many users there are" in body and "Time left: not known yet." in body
 
-    set_run(db, run_id, mode="delta", phase="changes")
-    body = signed_in.get(f"/sync/runs/{run_id}/status", headers=hx()).get_data(as_text=True)
-    assert "A changes-only sync does not know in advance how many users changed" in body
+
+def test_a_changes_only_run_reads_as_changes_processed_without_a_percentage_or_time_left(signed_in, db, org):
+    connect(db, org)
+    # Graph's $count is every user, not the changes, so the engine leaves a delta run's total empty
+    run_id = add_run(db, org, mode="delta", status="running", phase="changes", done=412, total=None,
+                     counts={"updated": 400, "created": 12}, started_at=utcnow() - timedelta(seconds=30))
+    add_decisions(db, run_id, "updated", 3, details={"fields": {"department": {"before": "Sales", "after": "Ops"}}})
+    url = f"/sync/runs/{run_id}/status"
+    body = signed_in.get(url, headers=hx()).get_data(as_text=True)
+    assert '<label for="run-progress-bar">Changes processed</label>' in body
+    bar = re.search(r"<progress[^>]*>", body).group(0)
+    assert "value=" not in bar and "max=" not in bar  # indeterminate: no made-up end
+    assert "412 changes processed so far" in body
+    assert "does not know in advance how many users changed, so it shows no percentage and no time left" in body
+    assert "%" not in body and " left</strong>" not in body and "Time left" not in body
+    assert re.search(r"Running for 3\d s\.", body)
+    assert "Created: 12 · Updated: 400" in body and len(feed_rows(body)) == 3
+
+    set_run(db, run_id, phase="removals")
+    body = signed_in.get(url, headers=hx()).get_data(as_text=True)
+    assert "412 changes processed so far" in body and "All changes are read; finishing off." in body
+
+    # one change: singular; and whatever a row says about a total, a delta run shows no percentage
+    set_run(db, run_id, phase="changes", done=1, total=100000)
+    body = signed_in.get(url, headers=hx()).get_data(as_text=True)
+    assert "1 change processed so far" in body and "%" not in body and 'max="100000"' not in body
+
+    set_run(db, run_id, status="succeeded", phase="done", done=412, finished_at=utcnow())
+    ended = signed_in.get(url, headers=hx())
+    body = ended.get_data(as_text=True)
+    assert ended.status_code == 286 and "<progress" not in body and "%" not in body
+    assert re.search(r"<dt>Changes processed</dt><dd>412</dd>", body)
 
 
 def test_a_change_of_phase_is_announced_once_and_the_end_stops_the_polling(signed_in, db, org):
