@@ -91,6 +91,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(signatures.bp)
     from portal.api import signatures as signature_api
     app.register_blueprint(signature_api.bp)
+    from portal.views import addin
+    app.register_blueprint(addin.client)
+    app.register_blueprint(addin.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -110,6 +113,8 @@ def register_security_headers(app: Flask) -> None:
     def add_security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+            if not response.headers[name]:  # set to "" by a view that must go without it (the framed Outlook add-in)
+                del response.headers[name]
         if response.mimetype == "text/html":
             # Pages show an organisation's people: no shared cache, and no stale copy after sign-out.
             response.headers.setdefault("Cache-Control", "no-store")

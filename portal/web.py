@@ -68,6 +68,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Employees", "employees.index"),
     ("Departments", "departments.index"),
     ("Signatures", "signatures.index"),
+    ("Outlook add-in", "outlook_addin.index"),
     ("Sync", "sync.index"),
     ("Settings", "settings.index"),
 )
