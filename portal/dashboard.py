@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from portal.connections import connection_settings
 from portal.employees.seats import BILLABLE_STATUSES
+from portal.sync.engine import REFUSED_STATES
 from portal.models import Connection, Employee, Organization, SyncDecision, SyncRun
 
 # Runs whose held removals are looked for: a hold older than this many runs was settled long ago.
@@ -38,6 +39,7 @@ class Warning:
     kind: str  # consent_needed | removals_waiting | conflicts | seat_limit | run_failed
     message: str
     link: Link | None = None
+    more: Link | None = None  # a second place to look (the run that stopped)
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,17 @@ def removals_waiting(session: Session, org: Organization) -> dict[int, int]:
 def _warnings(session: Session, org: Organization, connection: Connection | None, last_run: SyncRun | None,
               seats_used: int) -> list[Warning]:
     warnings = []
-    if connection is not None and connection.state == "needs_consent":
+    consent_run = _stopped_for_consent(connection, last_run)
+    if consent_run is not None:
+        warnings.append(Warning(
+            "consent_needed",
+            f"The sync stopped: Microsoft 365 no longer lets Sigsync read your directory (run {consent_run.id} "
+            "failed; the consent was withdrawn or a permission removed). Employees already synced are kept. "
+            "Nothing syncs, by hand or on schedule, until a Microsoft 365 administrator reconnects and grants "
+            "Sigsync's permissions again.",
+            Link("Reconnect Microsoft 365", "connect.index"),
+            Link(f"See run {consent_run.id}", "sync.run", {"run_id": consent_run.id})))
+    elif connection is not None and connection.state == "needs_consent":
         warnings.append(Warning(
             "consent_needed",
             "Microsoft 365 needs you to sign in again: the sync cannot read your directory until you do.",
@@ -150,7 +162,7 @@ def _warnings(session: Session, org: Organization, connection: Connection | None
             "removals_waiting",
             f"{_people(n)} would be removed by run {run_id}. They wait for your approval.",
             Link("Review the removals", "sync.run", {"run_id": run_id})))
-    if last_run is not None and last_run.status == "failed":
+    if last_run is not None and last_run.status == "failed" and consent_run is None:
         warnings.append(Warning(
             "run_failed", f"The last sync failed: {last_run.error or 'no reason was recorded.'}",
             Link("See the run", "sync.run", {"run_id": last_run.id})))
@@ -168,6 +180,16 @@ def _warnings(session: Session, org: Organization, connection: Connection | None
             "Exclude employees who need no signature, or raise the seat limit.",
             Link("Review employees", "employees.index")))
     return warnings
+
+
+def _stopped_for_consent(connection: Connection | None, last_run: SyncRun | None) -> SyncRun | None:
+    """The last run, when it failed because Microsoft 365 refused the connection's consent (the engine then
+    set the connection to needs_consent with the same words), or was refused because of it."""
+    if connection is None or connection.state != "needs_consent" or last_run is None or last_run.status != "failed":
+        return None
+    if last_run.error and last_run.error in (connection.last_error, REFUSED_STATES["needs_consent"]):
+        return last_run
+    return None
 
 
 def _people(n: int, noun: str = "employee") -> str:

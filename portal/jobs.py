@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from config import Config
 from portal.connections import graph_for
 from portal.db import get_engine
-from portal.m365.errors import M365Error
+from portal.m365.errors import ConsentRequired, M365Error
 from portal.models import Connection, SyncRun, utcnow
 from portal.sync.engine import Progress, create_run, fail_run, run_sync
 
@@ -45,6 +45,11 @@ def _sync(config: Config, engine: Engine, run_id: int, progress: Progress | None
         graph = graph_for(config, engine, connection, **(graph_options or {}))
     except M365Error as exc:  # e.g. a token cache the configured key cannot read: the run must not stay queued
         fail_run(engine, run_id, exc.admin_message)
+        if isinstance(exc, ConsentRequired):  # as the engine does: no run is started until an admin reconnects
+            with engine.begin() as conn:
+                conn.execute(update(Connection)
+                             .where(Connection.id == connection_id, Connection.state != "disconnected")
+                             .values(state="needs_consent"))
         raise
     with graph:
         run = run_sync(engine, run_id, graph, progress)

@@ -8,6 +8,7 @@ import pytest
 from flask import url_for
 
 from portal import dashboard
+from portal.m365.errors import ConsentRequired
 from portal.models import Connection, Employee, SyncDecision, SyncRun, utcnow
 
 
@@ -103,7 +104,7 @@ def test_the_last_run_and_a_run_in_progress(signed_in, db, org):
     connection = _connection(db, org)
     done = _run(db, connection, counts={"created": 120, "updated": 3})
     _run(db, connection, mode="dry_run", counts={"created": 999})  # a preview is not a sync
-    running = SyncRun(connection_id=connection.id, organization_id=org.id, status="running", mode="delta",
+    running = SyncRun(connection_id=connection.id, organization_id=org.id, status="running", mode="full",
                       done=40, total=500)
     db.add(running)
     db.commit()
@@ -113,6 +114,11 @@ def test_the_last_run_and_a_run_in_progress(signed_in, db, org):
     assert "created: 120 · updated: 3" in page
     assert "(40 of 500)" in page
     assert "999" not in page
+    # a changes-only run has no total (Graph's $count is every user): it says how many changes so far
+    running.mode, running.total, running.started_at = "delta", None, utcnow()
+    db.add(running)
+    db.commit()
+    assert "(40 changes so far)" in signed_in.get("/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("kind", ["consent_needed", "removals_waiting", "run_failed", "conflicts", "seat_limit"])
@@ -152,6 +158,31 @@ def test_each_warning_says_what_is_wrong_and_links_where_it_is_fixed(app, signed
         assert "<a " not in item
     else:
         assert f'href="{expected_link.replace("&", "&amp;")}"' in item
+
+
+def test_a_run_stopped_by_withdrawn_consent_is_one_notice_saying_what_happened_and_what_to_do(app, signed_in, db,
+                                                                                               org):
+    connection = _connection(db, org)
+    error = ConsentRequired("Microsoft Graph rejected the access token even after a refresh").admin_message
+    run = _run(db, connection, status="failed", error=error)  # as the engine leaves them
+    connection.state, connection.last_error = "needs_consent", error
+    db.add(connection)
+    db.commit()
+    page = signed_in.get("/").get_data(as_text=True)
+    assert _warnings(page) == ["consent-needed"]  # not a second "the last sync failed" saying the same
+    item = re.search(r'<li class="warning.*?</li>', page, flags=re.S).group(0)
+    assert f"The sync stopped: Microsoft 365 no longer lets Sigsync read your directory (run {run.id} failed" in item
+    assert "Employees already synced are kept" in item
+    assert "until a Microsoft 365 administrator reconnects" in item
+    assert f'<a href="{_link(app, "connect.index")}">Reconnect Microsoft 365</a>' in item
+    assert f'<a href="{_link(app, "sync.run", run_id=run.id)}">See run {run.id}</a>' in item
+    assert "Needs consent" in page
+
+    # a later failure for another reason (here: the CLI refused to sync) is still named by the notice
+    refused = _run(db, connection, status="failed", error="Microsoft 365 needs the admin's consent again. "
+                                                          "Reconnect to sync.")
+    page = signed_in.get("/").get_data(as_text=True)
+    assert _warnings(page) == ["consent-needed"] and f"(run {refused.id} failed" in page
 
 
 def test_settled_removals_and_older_failures_raise_no_warning(signed_in, db, org):
