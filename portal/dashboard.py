@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from portal.connections import connection_settings
 from portal.employees.seats import BILLABLE_STATUSES
-from portal.sync.engine import REFUSED_STATES
 from portal.models import Connection, Employee, Organization, SyncDecision, SyncRun
+from portal.sync.engine import REFUSED_STATES
 
 # Runs whose held removals are looked for: a hold older than this many runs was settled long ago.
 HELD_RUNS_CHECKED = 50

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,11 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
+from portal import admins, create_app
+from portal.db import session_scope
+from portal.models import Organization
 from tests.engine.conftest import Harness, acme, fresh, m365_config, sim, sim_server_engine  # noqa: F401
+from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, AuthActions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +111,69 @@ def work_off(harness: Harness) -> None:
     """A real RQ worker, in this process, runs whatever is queued for the harness and stops."""
     redis = Redis.from_url(harness.config.redis_url)
     SimpleWorker([Queue(harness.config.rq_queue, connection=redis)], connection=redis).work(burst=True)
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, to stop and start again (the machine's Redis is shared)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = logs / f"redis-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--logfile", str(self.log_path)], start_new_session=True)
+        wait_for(self._answers, 10, f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        """SIGTERM and wait: every connection to it is refused from now on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            return bool(Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except RedisError:
+            return False
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[RedisServer]:
+    """A running redis-server of this test's own (skipped where redis-server is not installed)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (sudo apt-get install redis-server): this test stops and "
+                    "starts a Redis of its own")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def queued_private(acme, private_redis, sim_server_engine, monkeypatch) -> Harness:  # noqa: F811
+    """``acme`` with its jobs on a private Redis (the test may stop it), configured as on a worker machine."""
+    acme.config = replace(acme.config, rq_queue="sigsync", redis_url=private_redis.url)
+    for key, value in {**sim_server_engine.env(), "DATABASE_URL": acme.config.database_url,
+                       "REDIS_URL": private_redis.url, "SIGSYNC_QUEUE": "sigsync"}.items():
+        monkeypatch.setenv(key, value)
+    return acme
+
+
+def portal_for(harness: Harness) -> FlaskClient:
+    """The portal (the real app) on the harness's database, Redis and simulator, signed in as an admin of it."""
+    with session_scope(harness.config.database_url) as session:
+        admins.create_admin(session, session.get(Organization, harness.org.id), ADMIN_EMAIL, ADMIN_PASSWORD,
+                            name="Ada", actor="test")
+    app = create_app(replace(harness.config, env="test"))
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    assert AuthActions(client).sign_in().status_code == 303
+    return client
