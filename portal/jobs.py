@@ -74,7 +74,9 @@ def enqueue_sync(config: Config, connection_id: int, *, trigger: str = "manual",
 def enqueue_run(config: Config, run_id: int) -> None:
     """Hand an already recorded queued run to a worker (portal.runs.request_sync records it under a lock)."""
     try:
-        queue = Queue(config.rq_queue, connection=Redis.from_url(config.redis_url))
+        # Bounded waits: a Redis host that does not answer at all must not hang "Sync now" for minutes.
+        redis = Redis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=10)
+        queue = Queue(config.rq_queue, connection=redis)
         queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=job_id_for(run_id))
     except RedisError as exc:
         # A run no worker will ever see must not sit "queued" for ever.
