@@ -20,8 +20,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 HARNESS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outlook stub</title>
-<script src="/office_stub.js"></script><script src="/addin/launchevent.js"></script><script src="/msal_stub.js"></script>
-</head><body></body></html>"""
+<script src="/office_stub.js"></script><script src="/addin/launchevent.js"></script>
+<script src="/msal_stub.js"></script></head><body></body></html>"""
 pytestmark = pytest.mark.slow
 
 
@@ -62,8 +62,8 @@ def browser():
 def outlook(browser, handler_source):
     """A Chromium page that plays Outlook: ``outlook.compose(scenario)`` fires the event and returns the record."""
     api = Api()
-    files = {"/office_stub.js": (HERE / "office_stub.js").read_text(), "/msal_stub.js": (HERE / "msal_stub.js").read_text(),
-             "/addin/launchevent.js": handler_source}
+    files = {"/office_stub.js": (HERE / "office_stub.js").read_text(),
+             "/msal_stub.js": (HERE / "msal_stub.js").read_text(), "/addin/launchevent.js": handler_source}
 
     def serve(route, request) -> None:
         path = urlsplit(request.url).path
@@ -95,7 +95,7 @@ def test_a_new_message_gets_the_signature_for_new_mail_and_outlooks_own_is_turne
     assert record["signature"] == {"data": "<p>Ada Lovelace · new</p>", "coercionType": "html"}
     assert record["calls"] == ["getComposeTypeAsync", "setSignatureAsync", "disableClientSignatureAsync"]
     assert outlook.api.requests == [{"compose": "new", "authorization": "Bearer token-for-ada"}]
-    assert outlook.evaluate("__msal.requests") == [{"scopes": [f"api://5d3c8d1e-2f0a-4b7c-9e61-0a4f3b2c1d00/access_as_user"]}]
+    assert outlook.evaluate("__msal.requests") == [{"scopes": ["api://5d3c8d1e-2f0a-4b7c-9e61-0a4f3b2c1d00/access_as_user"]}]
     assert outlook.evaluate("__msal.configs[0].auth.clientId") == "5d3c8d1e-2f0a-4b7c-9e61-0a4f3b2c1d00"
 
 
