@@ -34,8 +34,8 @@ def public_url_checks(config: Config) -> list[Check]:
     else:
         checks.append(Check(False, "The public URL is not HTTPS: Outlook will refuse the add-in",
                             f"{config.public_url} is plain HTTP. Office loads add-ins only over HTTPS: serve the "
-                            "portal behind TLS and set SIGSYNC_PUBLIC_URL to its https:// address, then download the manifest "
-                            "again."))
+                            "portal behind TLS and set SIGSYNC_PUBLIC_URL to its https:// address, then download the "
+                            "manifest again."))
     if _is_local(host):
         checks.append(Check(False, "The public URL points at this computer",
                             f"{host} is reachable only here; your colleagues' Outlook cannot load the add-in from it. "
