@@ -41,6 +41,12 @@ class Action(StrEnum):
     DEPARTMENT_CREATED = "department_created"
     DEPARTMENT_RENAMED = "department_renamed"
     DEPARTMENT_DELETED = "department_deleted"
+    SIGNATURE_CREATED = "signature_created"
+    SIGNATURE_EDITED = "signature_edited"
+    SIGNATURE_DUPLICATED = "signature_duplicated"
+    SIGNATURE_DELETED = "signature_deleted"
+    SIGNATURE_ASSIGNED = "signature_assigned"  # the default's, a department's or an employee's own
+    SIGNATURE_ORDER_CHANGED = "signature_order_changed"  # the department order that decides between them
     ORGANIZATION_CREATED = "organization_created"
     ADMIN_CREATED = "admin_created"
     ADMIN_REMOVED = "admin_removed"

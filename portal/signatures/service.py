@@ -148,8 +148,9 @@ def save(session: Session, template: SignatureTemplate, name: str, checked: Chec
 
 # --- assignment ---------------------------------------------------------------------------------
 
-def assign(session: Session, organization_id: int, target: str, compose: str, template_id: int | None) -> None:
-    """Set (or with None clear) one slot: target "default", "department:<id>" or "employee:<id>"."""
+def assign(session: Session, organization_id: int, target: str, compose: str, template_id: int | None) -> int | None:
+    """Set (or with None clear) one slot: target "default", "department:<id>" or "employee:<id>"; returns the
+    template the slot held before (None: empty)."""
     if compose not in COMPOSE:
         raise InvalidValue("compose must be new or reply")
     department_id = employee_id = None
@@ -167,6 +168,7 @@ def assign(session: Session, organization_id: int, target: str, compose: str, te
     row = session.exec(select(SignatureAssignment).where(SignatureAssignment.organization_id == organization_id,
                                                          SignatureAssignment.target == target,
                                                          SignatureAssignment.compose == compose)).first()
+    before = row.template_id if row is not None else None
     if template_id is None:
         if row is not None:
             session.delete(row)
@@ -178,6 +180,46 @@ def assign(session: Session, organization_id: int, target: str, compose: str, te
         row.template_id = template_id
         session.add(row)
     session.flush()
+    return before
+
+
+def describe_assignment(session: Session, organization_id: int, target: str, what: str,
+                        before: dict[str, int | None], after: dict[str, int | None]) -> str | None:
+    """What an assignment form changed in ``what`` ("the signatures of department Sales"), in the admin's words
+    (None: nothing): for the audit log."""
+    names = dict(session.exec(select(SignatureTemplate.id, SignatureTemplate.name)
+                              .where(SignatureTemplate.organization_id == organization_id)).all())
+
+    def slot(compose: str, template_id: int | None) -> str:
+        if template_id is not None:
+            return f"“{names.get(template_id, f'signature {template_id}')}”"
+        if target.startswith("employee:"):
+            return "no override"
+        return "none" if compose == "new" else "the one for new e-mails"
+
+    changes = [f"{'new e-mails' if compose == 'new' else 'replies and forwards'} from {slot(compose, before[compose])} "
+               f"to {slot(compose, after[compose])}" for compose in COMPOSE if before[compose] != after[compose]]
+    if not changes:
+        return None
+    return f"Changed {what}: {'; '.join(changes)}."
+
+
+def describe_edit(before: SignatureTemplate, after: SignatureTemplate, places: list[str]) -> str | None:
+    """What saving a template changed, in the admin's words (None: nothing), and where that shows."""
+    changes = []
+    if before.name != after.name:
+        changes.append(f"renamed from “{before.name}”")
+    if before.html != after.html:
+        changes.append("changed the HTML")
+    if before.text_is_custom != after.text_is_custom:
+        changes.append("the plain text is now written by hand" if after.text_is_custom
+                       else "the plain text is now made from the HTML")
+    elif after.text_is_custom and before.text != after.text:
+        changes.append("changed the plain text")
+    if not changes:
+        return None
+    used = f" It is used as {'; '.join(places)}." if places else " It is not assigned anywhere."
+    return f"Changed the signature “{after.name}”: {', '.join(changes)}.{used}"
 
 
 @dataclass(frozen=True)
@@ -204,14 +246,27 @@ def department_rows(session: Session, organization_id: int) -> list[DepartmentRo
     return sorted(rows, key=lambda r: (r.position is None, r.position or 0, r.department.name.casefold()))
 
 
-def move(session: Session, organization_id: int, department_id: int, direction: int) -> None:
-    """Move a department one place up (-1) or down (+1) in the order; every department gets a position."""
+@dataclass(frozen=True)
+class Moved:
+    """Where a move left a department (1-based), out of how many; ``passed``: the department it swapped with."""
+
+    old: int
+    new: int
+    total: int
+    passed: Department | None
+
+
+def move(session: Session, organization_id: int, department_id: int, direction: int) -> Moved:
+    """Move a department one place up (-1) or down (+1) in the order; every department gets a position.
+    At the top (or bottom) already, nothing moves."""
     rows = department_rows(session, organization_id)
     ids = [r.department.id for r in rows]
     at = ids.index(department_id)
     to = at + direction
-    if 0 <= to < len(ids):
-        ids[at], ids[to] = ids[to], ids[at]
+    if not 0 <= to < len(ids):
+        return Moved(at + 1, at + 1, len(ids), None)
+    passed = rows[to].department
+    ids[at], ids[to] = ids[to], ids[at]
     existing = {row.department_id: row for row in session.exec(
         select(SignatureDepartmentOrder).where(SignatureDepartmentOrder.organization_id == organization_id))}
     for position, dep_id in enumerate(ids, start=1):
@@ -220,6 +275,7 @@ def move(session: Session, organization_id: int, department_id: int, direction: 
         row.position = position
         session.add(row)
     session.flush()
+    return Moved(at + 1, to + 1, len(ids), passed)
 
 
 def members_sample(session: Session, organization_id: int, limit: int = 50) -> list[Employee]:

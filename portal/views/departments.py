@@ -1,4 +1,5 @@
-"""The Departments pages: the list with member counts, create, rename, delete, and one department's members."""
+"""The Departments pages: the list with member counts, create, rename, delete, one department's members, and the
+signature order (which of an employee's departments gives their signature)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from portal import audit, departments, web
 from portal.employees.departments import DEPARTMENT_NAME_MAX
 from portal.errors import AlreadyExists, InvalidValue, NotFound
 from portal.models import Department
+from portal.signatures import resolve
+from portal.signatures import service as signatures
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
 MEMBERS_PER_PAGE = 50
 SOURCE_LABELS = {"sync": "Microsoft 365 sync", "manual": "Added in Sigsync"}
 EMPLOYEE_SOURCE_LABELS = {"m365": "Microsoft 365", "manual": "Added in Sigsync"}
+MOVES = {"up": -1, "down": 1}
 
 
 @bp.context_processor
@@ -50,8 +54,44 @@ def create() -> Response:
 
 def _index_page(form_name: str = "", errors: dict[str, str] | None = None, status: int = 200) -> Response:
     rows = departments.list_departments(web.db_session(), web.current_org())
+    # After a move without JavaScript, the page comes back with the moved row's button focused.
+    moved, direction = web.parse_id(request.args.get("moved")), request.args.get("direction")
+    focus = (moved, direction) if moved is not None and direction in MOVES else None
     return web.render("departments/index.html", partial="departments/_table.html", status=status,
-                      departments=rows, form_name=form_name, errors=errors or {})
+                      departments=rows, form_name=form_name, errors=errors or {}, **_order_context(focus))
+
+
+def _order_context(focus: tuple[int, str] | None) -> dict[str, Any]:
+    session, org = web.db_session(), web.current_org()
+    return {"order_rows": signatures.department_rows(session, org.id),
+            "signature_names": resolve.template_names(session, org.id), "focus": focus}
+
+
+@bp.post("/<int:department_id>/signature-order/<direction>")
+def move(department_id: int, direction: str) -> Response:
+    """Move a department one place up or down in the signature order; htmx gets the order back with the moved
+    row's button focused and the new position announced, a plain form the whole page."""
+    session, org = web.db_session(), web.current_org()
+    department = _department_or_404(department_id)
+    if direction not in MOVES:
+        abort(404)
+    moved = signatures.move(session, org.id, department.id, MOVES[direction])
+    if moved.passed is None:
+        flash(f"{department.name} is already {'first' if direction == 'up' else 'last'} in the signature order.",
+              "info")
+    else:
+        relation = "above" if direction == "up" else "below"
+        audit.record(session, org.id, web.actor(), audit.Action.SIGNATURE_ORDER_CHANGED,
+                     f"Moved the department {department.name} {direction} in the signature order, from position "
+                     f"{moved.old} to {moved.new} of {moved.total} ({relation} {moved.passed.name}).",
+                     {"department_id": department.id, "from": moved.old, "to": moved.new})
+        session.commit()
+        flash(f"{department.name} is now {moved.new} of {moved.total} in the signature order, {relation} "
+              f"{moved.passed.name}.", "success")
+    if web.is_htmx():
+        return web.render("departments/_signature_order.html", partial="departments/_signature_order.html",
+                          **_order_context((department.id, direction)))
+    return web.redirect(url_for("departments.index", moved=department.id, direction=direction) + "#signature-order")
 
 
 @bp.get("/<int:department_id>")

@@ -1,5 +1,6 @@
 """The Signatures pages: templates (list, create, edit with a live preview, duplicate, delete) and assignment
-(the organisation's default, per department for new e-mails and for replies, the department order)."""
+(the organisation's default, per department for new e-mails and for replies, an employee's own); an employee's
+signatures ready to copy. The department order is on the Departments page (portal.views.departments)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def create() -> Response:
         return _editor_page(None, errors=errors, status=422, **form)
     template = SignatureTemplate(organization_id=org.id, name=form["name"].strip(), html="")
     service.save(session, template, form["name"], checked)
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+    audit.record(session, org.id, web.actor(), audit.Action.SIGNATURE_CREATED,
                  f"Created the signature “{template.name}”.", {"signature_id": template.id})
     session.commit()
     _flash_saved(template, checked)
@@ -128,9 +129,13 @@ def update(template_id: int) -> Response:
         errors = {"name": f"A signature called “{form['name'].strip()}” exists already. Choose another name."}
     if errors:
         return _editor_page(template, errors=errors, status=422, **form)
+    before = SignatureTemplate(organization_id=org.id, name=template.name, html=template.html, text=template.text,
+                               text_is_custom=template.text_is_custom)
     service.save(session, template, form["name"], checked)
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
-                 f"Changed the signature “{template.name}”.", {"signature_id": template.id})
+    summary = service.describe_edit(before, template, service.where_used(session, org.id, template.id))
+    if summary is not None:
+        audit.record(session, org.id, web.actor(), audit.Action.SIGNATURE_EDITED, summary,
+                     {"signature_id": template.id, "from_name": before.name})
     session.commit()
     _flash_saved(template, checked)
     return web.redirect(url_for("signatures.edit", template_id=template.id))
@@ -203,7 +208,7 @@ def duplicate(template_id: int) -> Response:
     session, org = web.db_session(), web.current_org()
     template = web.get_owned_or_404(SignatureTemplate, template_id)
     copy = service.duplicate(session, template)
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
+    audit.record(session, org.id, web.actor(), audit.Action.SIGNATURE_DUPLICATED,
                  f"Duplicated the signature “{template.name}” as “{copy.name}”.", {"signature_id": copy.id})
     session.commit()
     flash(f"Signature duplicated as “{copy.name}”.", "success")
@@ -221,7 +226,7 @@ def delete(template_id: int) -> Response:
         flash(f"“{name}” is still used as {'; '.join(places)}. Choose another signature there first, then "
               "delete it.", "error")
         return web.redirect(url_for("signatures.index"))
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED, f"Deleted the signature “{name}”.",
+    audit.record(session, org.id, web.actor(), audit.Action.SIGNATURE_DELETED, f"Deleted the signature “{name}”.",
                  {"signature_id": template_id})
     session.commit()
     flash(f"Signature “{name}” deleted.", "success")
@@ -245,35 +250,15 @@ def assign() -> Response:
     else:
         abort(404)
     try:
-        for compose in COMPOSE:
-            raw = request.form.get(compose, "")
-            if raw and web.parse_id(raw) is None:
-                raise InvalidValue("Choose a signature from the list.")
-            service.assign(session, org.id, target, compose, web.parse_id(raw))
+        _assign_both(session, org.id, target, "the organisation's default signatures" if target == "default"
+                     else f"the signatures of {where}")
     except InvalidValue as error:
         session.rollback()
         flash(error.admin_message, "error")
         return web.redirect(url_for("signatures.index"))
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
-                 f"Changed the signatures of {where}.", {"target": target})
     session.commit()
     flash(f"Signatures of {where} saved.", "success")
     return web.redirect(url_for("signatures.index") + ("#departments" if target != "default" else ""))
-
-
-@bp.post("/order/<int:department_id>/<direction>")
-def move(department_id: int, direction: str) -> Response:
-    session, org = web.db_session(), web.current_org()
-    department = web.get_owned_or_404(Department, department_id)
-    if direction not in {"up", "down"}:
-        abort(404)
-    service.move(session, org.id, department.id, -1 if direction == "up" else 1)
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
-                 f"Moved the department {department.name} {direction} in the signature order.",
-                 {"department_id": department.id})
-    session.commit()
-    flash(f"{department.name} moved {direction}.", "success")
-    return web.redirect(url_for("signatures.index") + "#departments")
 
 
 @bp.get("/employee")
@@ -322,20 +307,30 @@ def override(employee_id: int) -> Response:
     session, org = web.db_session(), web.current_org()
     person = web.get_owned_or_404(Employee, employee_id)
     try:
-        for compose in COMPOSE:
-            raw = request.form.get(compose, "")
-            if raw and web.parse_id(raw) is None:
-                raise InvalidValue("Choose a signature from the list.")
-            service.assign(session, org.id, f"employee:{person.id}", compose, web.parse_id(raw))
+        _assign_both(session, org.id, f"employee:{person.id}", f"the own signatures of {person.email}")
     except InvalidValue as error:
         session.rollback()
         flash(error.admin_message, "error")
         return web.redirect(url_for("signatures.employee", employee_id=person.id))
-    audit.record(session, org.id, web.actor(), audit.Action.SETTINGS_CHANGED,
-                 f"Changed the own signatures of {person.email}.", {"employee_id": person.id})
     session.commit()
     flash(f"Signatures of {person.email} saved.", "success")
     return web.redirect(url_for("signatures.employee", employee_id=person.id))
+
+
+def _assign_both(session: Any, organization_id: int, target: str, what: str) -> None:
+    """Both slots of ``target`` from the form, and an audit event saying what changed in ``what`` ("the signatures
+    of department Sales"); none when nothing did."""
+    before, after = {}, {}
+    for compose in COMPOSE:
+        raw = request.form.get(compose, "")
+        if raw and web.parse_id(raw) is None:
+            raise InvalidValue("Choose a signature from the list.")
+        after[compose] = web.parse_id(raw)
+        before[compose] = service.assign(session, organization_id, target, compose, after[compose])
+    summary = service.describe_assignment(session, organization_id, target, what, before, after)
+    if summary is not None:
+        audit.record(session, organization_id, web.actor(), audit.Action.SIGNATURE_ASSIGNED, summary,
+                     {"target": target, "before": before, "after": after})
 
 
 def _form() -> dict[str, Any]:

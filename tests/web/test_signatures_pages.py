@@ -150,7 +150,7 @@ def test_assignment_and_order_decide_what_an_employee_gets(signed_in, csrf_token
                                                    "csrf_token": token})
     # unplaced departments go by name: Berlin first
     assert for_employee(db, org.id, employee.id)["new"].template_id == berlin_sig.id
-    signed_in.post(f"/signatures/order/{sales.id}/up", data={"csrf_token": token})
+    signed_in.post(f"/departments/{sales.id}/signature-order/up", data={"csrf_token": token})
     result = for_employee(db, org.id, employee.id)["new"]
     assert result.template_id == sales_sig.id
     assert result.reason == "Department Sales at position 1 of the department order."
@@ -169,7 +169,7 @@ def test_other_organisations_objects_are_404(client, auth, csrf_token, db, org, 
     for path, data in ((f"/signatures/{template.id}", {"name": "x", "html": "<p>x</p>"}),
                        (f"/signatures/{template.id}/duplicate", {}), (f"/signatures/{template.id}/delete", {}),
                        ("/signatures/assign", {"target": f"department:{sales.id}", "new": ""}),
-                       (f"/signatures/order/{sales.id}/up", {})):
+                       (f"/departments/{sales.id}/signature-order/up", {})):
         assert client.post(path, data={**data, "csrf_token": token}).status_code == 404, path
     other_template = _template(db, other_org, "Theirs")
     client.post("/signatures/assign", data={"target": "default", "new": template.id, "csrf_token": token})
@@ -182,7 +182,7 @@ def test_every_post_needs_the_csrf_token(signed_in, db, org) -> None:
     template = _template(db, org, "Standard")
     for path in ("/signatures/", f"/signatures/{template.id}", "/signatures/preview",
                  f"/signatures/{template.id}/duplicate", f"/signatures/{template.id}/delete", "/signatures/assign",
-                 "/signatures/order/1/up", "/signatures/employee/1"):
+                 "/departments/1/signature-order/up", "/signatures/employee/1"):
         assert signed_in.post(path, data={"name": "x", "html": "<p>x</p>"}).status_code == 400, path
 
 
