@@ -1,0 +1,82 @@
+"""The signature order in headless Chromium, by keyboard alone: Enter on "Move … up" moves the department, the
+focus stays on that row's button (its other one when it reached the top) and the status region says the new
+position; no console errors under the app's CSP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.models import Department, Organization
+from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def portal_url(config, admin) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page(portal_url: str):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        tab.set_default_timeout(15_000)
+        problems: list[str] = []
+        tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        tab.goto(portal_url + "/signin")
+        tab.get_by_label("Email").fill(ADMIN_EMAIL)
+        tab.get_by_label("Password").fill(ADMIN_PASSWORD)
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(portal_url + "/")
+        tab.problems = problems
+        yield tab
+        browser.close()
+
+
+def test_moving_a_department_by_keyboard_keeps_the_focus_and_announces_the_position(page, portal_url, db: Session,
+                                                                                    org: Organization) -> None:
+    rows = [Department(organization_id=org.id, name=name) for name in ("Berlin", "Research", "Sales")]
+    db.add_all(rows)
+    db.commit()
+    sales = rows[2].id
+    page.goto(portal_url + "/departments/")
+    order = page.get_by_role("table", name="Departments in signature order")
+    status = page.locator("#status")
+
+    def names() -> list[str]:
+        return order.locator("tbody th").all_inner_texts()
+
+    page.get_by_role("button", name="Move Sales up").focus()
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("Sales is now 2 of 3 in the signature order, above Research.")
+    assert names() == ["Berlin", "Sales", "Research"]
+    expect(page.get_by_role("button", name="Move Sales up")).to_be_focused()
+
+    page.keyboard.press("Enter")  # to the top: no "up" any more, the row's "down" keeps the focus
+    expect(status).to_have_text("Sales is now 1 of 3 in the signature order, above Berlin.")
+    assert names() == ["Sales", "Berlin", "Research"]
+    expect(page.get_by_role("button", name="Move Sales down")).to_be_focused()
+    assert page.evaluate("document.activeElement.id") == f"order-down-{sales}"
+
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("Sales is now 2 of 3 in the signature order, below Berlin.")
+    expect(page.get_by_role("button", name="Move Sales down")).to_be_focused()
+    assert page.url == portal_url + "/departments/"  # htmx swapped the order in place: no page load
+    assert page.problems == []
