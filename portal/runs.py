@@ -293,6 +293,11 @@ def latest_decisions(session: Session, org: Organization, run_id: int, limit: in
     no (run_id, id) index there, and a plan on the run_id index alone sorts every decision of the run on
     each poll (150 ms at 20,000 decisions, measured). SQLite's run_id index holds the row id, so it is
     already the (run_id, id) order; so is any run that has counted nothing yet (its first page).
+
+    Measured at 100,000 decisions of a first run (interleaved with another organisation's run, 90,000
+    older decisions, statistics from before the run): the plain query read all 100,000 along the run_id
+    index and sorted them (346 ms); this one took 0.3 ms (0.6 ms on fresh statistics), SQLite's 0.2 ms with
+    no sort step. So no (run_id, id) index: it would cost every run's decision inserts and buy nothing here.
     """
     limit = _limit(limit)
     table, runs_table = SyncDecision.__table__, SyncRun.__table__
