@@ -5,7 +5,8 @@
  *
  *   __compose({itemType: "message", composeType: "reply", platform: "PC", bodyType: "html"}).then(record => ...)
  *
- * resolves with what the handler did once it called event.completed() (record.completed counts the calls).
+ * resolves with what the handler did once it called event.completed() (record.completed counts the calls);
+ * __draft(scenario) only opens a draft (for the task pane) and returns its record (also as __record).
  */
 (function (root) {
   "use strict";
@@ -59,14 +60,26 @@
     CoercionType: { Html: "html", Text: "text" },
     context: { diagnostics: { platform: "PC" }, mailbox: { item: null } },
     actions: { associate: function (name, handler) { handlers[name] = handler; } },
+    onReady: function (callback) {
+      var info = { host: "Outlook", platform: root.Office.context.diagnostics.platform };
+      if (callback) root.setTimeout(function () { callback(info); }, 0);
+      return Promise.resolve(info);
+    },
   };
 
   root.__associated = function () { return Object.keys(handlers).sort(); };
 
-  root.__compose = function (scenario) {
+  /** Opens a draft (the task pane's item); returns the record of what is done to it. */
+  root.__draft = function (scenario) {
     var record = { calls: [], completed: 0, notifications: [], signature: null, body: null };
     root.Office.context.diagnostics.platform = scenario.platform || "PC";
     root.Office.context.mailbox.item = makeItem(scenario, record);
+    root.__record = record;
+    return record;
+  };
+
+  root.__compose = function (scenario) {
+    var record = root.__draft(scenario);
     var name = (scenario.itemType === "appointment") ? "onNewAppointmentOrganizer" : "onNewMessageCompose";
     return new Promise(function (resolve) {
       handlers[name]({
