@@ -8,10 +8,12 @@ from flask import Flask
 
 from simulator.identity import identity_bp
 from simulator.identity_signin import signin_bp
+from simulator.signing_keys import SigningKeys
 from simulator.state import Simulator
 from simulator.tokens import TokenStore
 
-_OPTIONAL_BLUEPRINTS = (("simulator.graph", "graph_bp", "/v1.0"), ("simulator.control", "control_bp", "/_sim"))
+_OPTIONAL_BLUEPRINTS = (("simulator.graph", "graph_bp", "/v1.0"), ("simulator.control", "control_bp", "/_sim"),
+                        ("simulator.control_tokens", "control_tokens_bp", "/_sim/entra"))
 
 
 def create_app(sim: Simulator) -> Flask:
@@ -31,6 +33,8 @@ def create_app(sim: Simulator) -> Flask:
 def _ensure_state(sim: Simulator) -> None:
     if sim.tokens is None:
         sim.tokens = TokenStore(sim.settings)
+    if sim.keys is None:
+        sim.keys = SigningKeys()
     if sim.tenant is None:
         tenant_cls = _optional("simulator.tenant", "Tenant")
         if tenant_cls is not None:

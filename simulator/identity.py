@@ -131,8 +131,10 @@ def openid_configuration(tenant: str):
 
 @identity_bp.get("/<tenant>/discovery/v2.0/keys")
 def keys(tenant: str):
-    """No signing keys: simulator tokens are checked by lookup, never by signature."""
-    return json_response({"keys": []}, 200, _DISCOVERY_HEADERS)
+    """The JWKS: the RS256 keys that sign v2 tokens for Sigsync's API (simulator/signing_keys.py).
+
+    Graph's own tokens stay unsigned: Graph checks them by lookup, as a resource server checks a signature."""
+    return json_response(current_sim().keys.jwks(f"{base_url()}/{{tenantid}}/v2.0"), 200, _DISCOVERY_HEADERS)
 
 
 @identity_bp.get("/common/discovery/instance")

@@ -4,6 +4,7 @@ Ownership (so parts can be built independently):
 - ``tenant``   -> simulator/tenant.py   (directory data: users, groups, photos, change log for delta)
 - ``tokens``   -> simulator/tokens.py   (issued codes, access and refresh tokens, consent)
 - ``faults``   -> simulator/faults.py   (injected 429/503/504, latency, drops, expiring delta tokens)
+- ``keys``     -> simulator/signing_keys.py (the JWKS: RS256 signing keys and their rotation)
 - ``log``      -> RequestLog below      (every request that reached the simulator)
 """
 
@@ -76,6 +77,8 @@ class SimulatorSettings:
     refresh_token_lifetime: int = 90 * 24 * 3600  # Entra: inactive refresh tokens expire after 90 days
     single_use_refresh_tokens: bool = False  # Entra keeps a redeemed RT valid; True makes rotation strict
     auth_code_lifetime: int = 600  # "Authorization codes are short lived, typically ~10 minutes"
+    # The API the app registration exposes (Expose an API): api://<client_id>/<scope> for the Outlook add-in.
+    api_scopes: tuple[str, ...] = ("access_as_user",)
     # Graph side (simulator/graph*.py, tenant.py, faults.py)
     delta_page_size: int = 200  # users per /users/delta page; Graph ignores $top there (see graph_delta.py)
     delta_token_max_age: int = 7 * 24 * 3600  # directory delta tokens are valid for 7 days
@@ -89,4 +92,5 @@ class Simulator:
     tenant: object = None  # simulator.tenant.Tenant
     tokens: object = None  # simulator.tokens.TokenStore
     faults: object = None  # simulator.faults.Faults
+    keys: object = None  # simulator.signing_keys.SigningKeys (RS256 keys of the JWKS)
     log: RequestLog = field(default_factory=RequestLog)
