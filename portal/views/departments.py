@@ -154,9 +154,13 @@ def _detail_page(department: Department, form_name: str, errors: dict[str, str] 
     except InvalidValue:
         abort(404)  # a cursor that was not ours: no such page
     impact = departments.delete_impact(session, org, department.id)
+    order = signatures.department_rows(session, org.id)
+    position = next(i for i, row in enumerate(order, start=1) if row.department.id == department.id)
     return web.render(
         "departments/detail.html", partial="departments/_members.html", status=status,
         department=department, members=page, impact=impact, form_name=form_name, errors=errors or {},
+        signature_row=order[position - 1], signature_position=position, signature_total=len(order),
+        signature_names=resolve.template_names(session, org.id),
         next_url=url_for("departments.detail", department_id=department.id, after=page.next_cursor)
         if page.next_cursor else None,
         first_url=url_for("departments.detail", department_id=department.id) if after else None,

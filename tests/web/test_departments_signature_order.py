@@ -129,3 +129,19 @@ def test_bad_directions_other_organisations_and_missing_csrf_are_refused(client,
 def test_no_departments_says_how_to_get_some(signed_in) -> None:
     page = signed_in.get("/departments/").get_data(as_text=True)
     assert "No departments yet: create one above, or let the sync make them from Microsoft 365." in page
+
+
+def test_a_departments_page_shows_its_signatures_and_place_in_the_order(signed_in, db, org) -> None:
+    ids = _departments(db, org, "Sales", "Berlin", "Research")
+    standard = SignatureTemplate(organization_id=org.id, name="Standard", html="<p>{{ full_name }}</p>")
+    db.add(standard)
+    db.commit()
+    service.assign(db, org.id, f"department:{ids['Research']}", "new", standard.id)
+    db.commit()
+    page = signed_in.get(f"/departments/{ids['Research']}").get_data(as_text=True)
+    facts = re.sub(r"\s+", " ", page[page.index('<dl class="facts">'):page.index("</dl>")])
+    assert "<dd>New e-mails: Standard; replies and forwards: as for new e-mails " \
+           '(<a href="/signatures/#departments">choose</a>)</dd>' in facts
+    assert '<dd>2 of 3 (<a href="/departments/#signature-order">change</a>)</dd>' in facts
+    page = signed_in.get(f"/departments/{ids['Sales']}").get_data(as_text=True)
+    assert "New e-mails: none; replies and forwards: none" in re.sub(r"\s+", " ", page)

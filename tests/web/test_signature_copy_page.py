@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 from sqlmodel import Session
 
-from portal.models import Employee, Organization, SignatureTemplate
+from portal.models import Department, Employee, Organization, SignatureTemplate
 from portal.signatures import render as rendering
 from portal.signatures import service
 
@@ -160,3 +160,18 @@ def test_a_signature_longer_than_gmail_takes_says_so(signed_in, db, org) -> None
     warnings = [p.text() for p in page.find("section", id="sig-new").find_all("p")
                 if "notice-warning" in (p.attrs.get("class") or "")]
     assert len(warnings) == 1 and "Gmail accepts at most 10,000" in warnings[0]
+
+
+def test_the_way_from_a_new_signature_to_an_employees_page_has_no_dead_ends(signed_in, db, org) -> None:
+    template = _template(db, org, "Standard", "<p>{{ full_name }}</p>")
+    sales = Department(organization_id=org.id, name="Sales")
+    db.add(sales)
+    db.commit()
+    editor = Tree(signed_in.get(f"/signatures/{template.id}").get_data(as_text=True)).root
+    hint = [p for p in editor.find_all("p") if p.text().startswith("Not assigned yet")]
+    assert [a.attrs["href"] for a in hint[0].find_all("a")] == ["/signatures/#default", "/signatures/#departments"]
+    # the Signatures page leads to the department (its members, each with a page of their own) and to the order
+    index = Tree(signed_in.get("/signatures/").get_data(as_text=True)).root
+    departments = index.find("section", id="departments")
+    hrefs = [a.attrs["href"] for a in departments.find_all("a")]
+    assert "/departments/#signature-order" in hrefs and f"/departments/{sales.id}" in hrefs

@@ -155,7 +155,8 @@ def test_assignment_and_order_decide_what_an_employee_gets(signed_in, csrf_token
     assert result.template_id == sales_sig.id
     assert result.reason == "Department Sales at position 1 of the department order."
     page = signed_in.get("/signatures/").get_data(as_text=True)
-    assert page.index(">Sales</th>") < page.index(">Berlin</th>")
+    page = page[page.index('id="department-signatures"'):]
+    assert page.index(">Sales</a></th>") < page.index(">Berlin</a></th>")
 
 
 def test_other_organisations_objects_are_404(client, auth, csrf_token, db, org, other_org, other_org_admin) -> None:
