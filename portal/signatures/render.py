@@ -43,6 +43,7 @@ import nh3
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from portal.employees.fields import EMPLOYEE_FIELDS
 
@@ -98,7 +99,7 @@ _VANISHING_BLOCKS = frozenset({"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "
 VOID_TAGS = frozenset({"br", "hr", "img", "col"})
 
 # The placeholder palette: every employee field, then what is not a column.
-EXTRA_PLACEHOLDERS: tuple[str, ...] = ("full_name", "departments")
+EXTRA_PLACEHOLDERS: tuple[str, ...] = ("full_name", "departments", "photo_url")
 MANAGER_FIELDS: tuple[str, ...] = tuple(
     name for name in EMPLOYEE_FIELDS if name not in {"manager_name", "manager_email"})
 TOP_LEVEL_NAMES: frozenset[str] = frozenset(EMPLOYEE_FIELDS) | frozenset(EXTRA_PLACEHOLDERS) | {"custom", "manager"}
@@ -192,6 +193,8 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
 
 HTML_ENV = _environment(autoescape=True)
 TEXT_ENV = _environment(autoescape=False)
+# Compiles only templates _escaped_only proved safe (an admin's template cannot name its extra filter).
+ESCAPED_ONLY_ENV = _environment(autoescape=True)
 
 # --- cleaning ----------------------------------------------------------------------------------
 
@@ -551,12 +554,17 @@ def _transform(node: _Node, html_out: list[str], text_out: list[str]) -> None:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A template compiled once: HTML and plain text, both with the empty-line rule built in."""
+    """A template compiled once: HTML and plain text, both with the empty-line rule built in.
+
+    ``sanitize_output``: nh3 runs over every rendered signature. False when ``_escaped_only`` proved at compile
+    time that an employee's data can only reach the HTML as escaped text or escaped attribute values (and URLs
+    only through the scheme check), so the output pass could not change anything but spelling."""
 
     html_source: str
     text_source: str
     html: Any
     text: Any
+    sanitize_output: bool = True
 
 
 @functools.lru_cache(maxsize=512)
@@ -570,11 +578,149 @@ def compile_template(cleaned_html: str, text_override: str | None = None) -> Com
         text_source = _text_lines(text_override)
     else:
         text_source = "".join(text_out)
+    escaped_only = _escaped_only(cleaned_html, html_source)
     try:
+        if escaped_only is not None:
+            return Compiled(html_source, text_source, ESCAPED_ONLY_ENV.from_string(escaped_only),
+                            TEXT_ENV.from_string(text_source), sanitize_output=False)
         return Compiled(html_source, text_source, HTML_ENV.from_string(html_source),
                         TEXT_ENV.from_string(text_source))
     except TemplateSyntaxError as error:
         raise TemplateProblem(error.message or "syntax error", error.lineno) from None
+
+
+# --- the output pass, where it is provably a no-op ------------------------------------------------
+#
+# Why a template may skip nh3 on output (``_escaped_only``), each point checked at compile time:
+#   1. Its HTML is what the sanitizer makes of it: cleaning the stored template again changes nothing, so every
+#      tag, attribute and static URL in it is allowed, every attribute value double-quoted, no raw-text element.
+#   2. Nothing in it can make a value Jinja's autoescape leaves alone (Markup): no {% autoescape %}, {% set %}…
+#      {% endset %}, {% filter %}, macros, and only filters in ``_PLAIN_FILTERS`` (none of which returns Markup
+#      for plain input). The context holds plain strings only (``context_for``), so every placeholder's value is
+#      written through markupsafe.escape: no < > " ' and & only as the start of an entity.
+#   3. Every placeholder stands in text or inside a double-quoted attribute value (an escaped value cannot leave
+#      either), never in a style attribute (CSS is a language of its own), and every Jinja statement stands in
+#      text, outside any tag: leaving out a part between statements leaves whole tags, so no placeholder changes
+#      context when a condition is false.
+#   4. A URL attribute (href, src) holding a placeholder either starts with an allowed scheme written in the
+#      template ("tel:{{ phone }}": no value can change the scheme) or is rebuilt as one expression passed through
+#      ``_url_attribute``, which writes the attribute only for an allowed scheme, as nh3 would have kept it.
+#      A static relative URL is dropped at compile time, as the output pass would drop it.
+# Anything else keeps the output pass: slower, still safe.
+
+_URL_ATTRIBUTE_FILTER = "sigsync_url_attribute"
+_PLAIN_FILTERS: frozenset[str] = frozenset({
+    "abs", "capitalize", "center", "count", "d", "default", "filesizeformat", "first", "float", "format", "int",
+    "last", "length", "list", "lower", "max", "min", "replace", "reverse", "round", "string", "striptags", "sum",
+    "title", "trim", "truncate", "upper", "urlencode", "wordcount",
+})
+_MARKUP_NODES = (nodes.AssignBlock, nodes.FilterBlock, nodes.EvalContextModifier, nodes.ScopedEvalContextModifier,
+                 nodes.MarkSafe, nodes.MarkSafeIfAutoescape, nodes.Macro, nodes.CallBlock, nodes.Block,
+                 nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_FIXED_SCHEME = re.compile(r"(?:https?|mailto|tel):", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r'\s+([^\s"\'>/=]+)(?:="([^"]*)")?')
+_URL_NOISE = "".join(chr(c) for c in range(33))
+
+
+def allowed_url(tag: str, attribute: str, value: str) -> str | None:
+    """``value`` as a browser reads it, if the output sanitizer would keep it in ``tag``'s ``attribute``; else
+    None (relative URLs mean nothing in mail; other schemes and data: URLs except inline images go)."""
+    url = re.sub(r"[\t\n\r]", "", value).strip(_URL_NOISE)  # what a browser's URL parser ignores
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return None
+    name = scheme.group(1).lower()
+    if name in URL_SCHEMES or (name == "data" and tag == "img" and attribute == "src" and _DATA_IMAGE.match(url)):
+        return url
+    return None
+
+
+def _url_attribute(value: Any, tag: str, attribute: str) -> Markup:
+    """The whole ``attribute="…"`` for a URL built from placeholders, or nothing when its scheme is not allowed."""
+    url = allowed_url(tag, attribute, "" if value is None else str(value))
+    return Markup(' {}="{}"').format(attribute, url) if url else Markup("")
+
+
+ESCAPED_ONLY_ENV.filters[_URL_ATTRIBUTE_FILTER] = _url_attribute
+
+
+def _jinja_string(text: str) -> str:
+    """``text`` as a Jinja string literal (everything but letters, digits and a few signs as \\U escapes)."""
+    return '"' + "".join(c if c.isascii() and (c.isalnum() or c in " :/.-_?=#%+@,;!~") else f"\\U{ord(c):08x}"
+                         for c in text) + '"'
+
+
+def _markup_free(source: str) -> bool:
+    """Point 2: nothing in the template can produce a value autoescape would not escape."""
+    try:
+        tree = HTML_ENV.parse(source)
+    except TemplateSyntaxError:
+        return False
+    if any(True for _ in tree.find_all(_MARKUP_NODES)):
+        return False
+    return all(f.name in _PLAIN_FILTERS for f in tree.find_all(nodes.Filter))
+
+
+def _escaped_only(cleaned_html: str, html_source: str) -> str | None:
+    """The template to render without the output pass (URL attributes rebuilt, static relative URLs dropped),
+    or None when that is not provably safe (see the points above)."""
+    try:
+        if prepare(cleaned_html).html != cleaned_html:
+            return None  # point 1
+    except TemplateProblem:
+        return None
+    if not _markup_free(html_source):
+        return None
+    tags: list[str] = []
+
+    def mark(match: re.Match[str]) -> str:
+        tags.append(match.group())
+        return f"\ue000{len(tags) - 1}\ue001"
+
+    out: list[str] = []
+    for token in _TOKEN.finditer(_JINJA_TAG.sub(mark, html_source)):
+        name = token.group(2)
+        if not name:
+            if token.group() == "<":
+                return None  # nh3 writes no bare "<": not its output
+            out.append(token.group())
+            continue
+        attributes = _escaped_attributes(name.lower(), token.group(3), tags)
+        if attributes is None:
+            return None
+        out.append(f"<{token.group(1)}{name}{attributes}>")
+    return _MARKER.sub(lambda m: tags[int(m.group(1))], "".join(out))
+
+
+def _escaped_attributes(tag: str, attributes: str, tags: list[str]) -> str | None:
+    """Points 3 and 4 for one tag's attributes: the attributes to write, or None."""
+    out, at = [], 0
+    for match in _ATTRIBUTE.finditer(attributes):
+        if match.start() != at:
+            return None  # something between attributes (a placeholder, a stray quote): not nh3's output
+        at = match.end()
+        name, value = match.group(1).lower(), match.group(2)
+        if _MARKER.search(name):
+            return None
+        markers = [int(n) for n in _MARKER.findall(value or "")]
+        if not markers:
+            if value is not None and name in URL_ATTRIBUTES and allowed_url(tag, name, html.unescape(value)) is None:
+                continue  # a static relative URL: the output pass drops it
+            out.append(match.group())
+        elif name == "style" or any(not tags[n].startswith("{{") for n in markers):
+            return None
+        elif name not in URL_ATTRIBUTES or _FIXED_SCHEME.match(value):
+            out.append(match.group())
+        else:
+            parts = _MARKER.split(value)  # static, marker number, static, …
+            expression = " ~ ".join(
+                f"({_EXPRESSION.fullmatch(tags[int(part)]).group(1).strip()})" if n % 2
+                else _jinja_string(html.unescape(part)) for n, part in enumerate(parts) if n % 2 or part)
+            out.append(f'{{{{ ({expression})|{_URL_ATTRIBUTE_FILTER}("{tag}", "{name}") }}}}')
+    if attributes[at:].strip() not in ("", "/"):
+        return None
+    return "".join(out) + attributes[at:]
 
 
 def _text_lines(text: str) -> str:
@@ -608,12 +754,16 @@ class _Values(dict):
 
 
 def context_for(fields: Mapping[str, Any], *, custom: Mapping[str, Any] | None = None,
-                departments: Iterable[str] = (), manager: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The placeholders' values for one employee (plain strings and mappings only: nothing to call)."""
+                departments: Iterable[str] = (), manager: Mapping[str, Any] | None = None,
+                photo_url: str = "") -> dict[str, Any]:
+    """The placeholders' values for one employee (plain strings and mappings only: nothing to call).
+
+    ``photo_url``: the absolute address of the employee's photo (``portal.photos.signature_url``), "" for none."""
     values: dict[str, Any] = {name: _as_text(fields.get(name)) for name in EMPLOYEE_FIELDS}
     values["full_name"] = values["display_name"] or " ".join(
         part for part in (values["first_name"], values["last_name"]) if part)
     values["departments"] = ", ".join(departments)
+    values["photo_url"] = _as_text(photo_url)
     values["custom"] = _Values({str(k): _as_text(v) for k, v in (custom or {}).items()})
     manager_values = _Values({name: _as_text((manager or {}).get(name)) for name in MANAGER_FIELDS})
     manager_values["display_name"] = manager_values["display_name"] or values["manager_name"]
@@ -635,7 +785,7 @@ def render(compiled: Compiled, context: Mapping[str, Any]) -> Rendered:
         plain = compiled.text.render(context)
     except SecurityError as error:
         raise TemplateProblem(str(error)) from None
-    out = clean_output(raw)
+    out = clean_output(raw) if compiled.sanitize_output else raw
     if "<br>" in out:  # a vanished first or last line leaves its neighbour's <br> at the block's edge
         out = _EDGE_BR_END.sub(r"\1", _EDGE_BR_START.sub(r"\1", out))
     if len(out) > MAX_HTML_CHARS:
