@@ -95,11 +95,18 @@
     var content = text ? signature.text : signature.html;
     var options = { coercionType: text ? "text" : "html" };
     // Outlook on the web and new Outlook do not take setSignatureAsync for appointments: the new invitation's
-    // body is set instead (as Microsoft's outlook-set-signature sample does).
+    // body is set instead (as Microsoft's outlook-set-signature sample does), or, when something is already in
+    // it (an online-meeting link another add-in put there), the signature goes before it so nothing is lost.
     var onWeb = root.Office.context.diagnostics && root.Office.context.diagnostics.platform === "OfficeOnline";
     if (item.itemType === "appointment" && onWeb) {
       var body = text ? "\n\n" + content : "<br><br>" + content;
-      return officeCall(function (done) { item.body.setAsync(body, options, done); });
+      return officeCall(function (done) { item.body.getAsync(options.coercionType, done); }).then(function (current) {
+        var empty = !String(current || "").replace(/<[^>]*>|&nbsp;|\s/g, "");
+        return officeCall(function (done) {
+          if (empty) item.body.setAsync(body, options, done);
+          else item.body.prependAsync(body + (text ? "\n\n" : "<br><br>"), options, done);
+        });
+      });
     }
     return officeCall(function (done) { item.body.setSignatureAsync(content, options, done); });
   }

@@ -1,6 +1,7 @@
 /*
  * A stub of the Office host for the add-in's handler: Office.context.mailbox.item (body.setSignatureAsync,
- * body.setAsync, body.getTypeAsync, getComposeTypeAsync, disableClientSignatureAsync, notificationMessages),
+ * body.setAsync, body.prependAsync, body.getAsync, body.getTypeAsync, getComposeTypeAsync,
+ * disableClientSignatureAsync, notificationMessages),
  * Office.actions.associate and the event object. Needs no DOM: the same file runs in Chromium and in Node.
  *
  *   __compose({itemType: "message", composeType: "reply", platform: "PC", bodyType: "html"}).then(record => ...)
@@ -25,6 +26,14 @@
         setSignatureAsync: function (data, options, callback) {
           record.calls.push("setSignatureAsync");
           record.signature = { data: data, coercionType: options.coercionType };
+          later(callback, ok(undefined));
+        },
+        getAsync: function (coercionType, callback) {
+          later(callback, ok(scenario.existingBody || (coercionType === "html" ? "<html><body></body></html>" : "")));
+        },
+        prependAsync: function (data, options, callback) {
+          record.calls.push("prependAsync");
+          record.body = { data: data, coercionType: options.coercionType, prepended: true };
           later(callback, ok(undefined));
         },
         setAsync: function (data, options, callback) {
