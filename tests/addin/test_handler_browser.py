@@ -121,7 +121,8 @@ def test_an_appointment_on_the_web_gets_its_body_set_not_a_signature(outlook):
 
 
 def test_an_appointment_on_the_web_keeps_what_is_already_in_its_body(outlook):
-    teams = '<html><body><p><a href="https://teams.microsoft.com/l/meetup-join/1">Join the meeting</a></p></body></html>'
+    teams = ('<html><body><p><a href="https://teams.microsoft.com/l/meetup-join/1">Join the meeting</a></p>'
+             "</body></html>")
     record = outlook.compose({"itemType": "appointment", "platform": "OfficeOnline", "existingBody": teams})
     assert record["completed"] == 1 and "setAsync" not in record["calls"]
     assert record["body"] == {"data": "<br><br><p>Ada Lovelace · new</p><br><br>", "coercionType": "html",
