@@ -94,6 +94,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.views import addin
     app.register_blueprint(addin.client)
     app.register_blueprint(addin.bp)
+    from portal.views import photos
+    app.register_blueprint(photos.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -2,6 +2,11 @@
 
 Graph does not report photo changes in /users/delta, so photos are read for the
 users a run touches (every in-scope user on a full run), twenty per ``$batch``.
+Each photo is checked and made the signature image here (``portal.photos.image``:
+JPEG/PNG/GIF decoded in full, at most 4 MB, at most 648 × 648) before the plan sees
+it: the same photo always makes the same bytes, so the plan's hash comparison finds
+an unchanged photo unchanged and the run writes only photos that changed. A body
+that is not a usable image is left out, so the employee keeps the photo it has.
 """
 
 from __future__ import annotations
@@ -9,14 +14,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
-MAX_PHOTO_BYTES = 4 * 1024 * 1024  # Entra accepts up to 4 MB; anything larger is odd data, not a photo
+from portal.photos.image import MAX_BYTES, PhotoProblem, prepare_photo
+
+MAX_PHOTO_BYTES = MAX_BYTES  # Entra accepts up to 4 MB; anything larger is odd data, not a photo
+log = logging.getLogger(__name__)
 
 
 def fetch_photos(graph: Any, user_ids: Sequence[str]) -> dict[str, bytes | None]:
-    """Each user's photo bytes, or None when they have none; users Graph could not answer are left out."""
+    """Each user's signature image, or None when they have none; users Graph could not answer, or answered with
+    something that is not a usable photo, are left out (they keep the photo they have)."""
     if not user_ids:
         return {}
     answers = graph.batch_get({uid: f"/users/{uid}/photo/$value" for uid in user_ids})
@@ -29,8 +39,10 @@ def fetch_photos(graph: Any, user_ids: Sequence[str]) -> dict[str, bytes | None]
                 data = base64.b64decode(answer.body, validate=True)
             except (binascii.Error, ValueError):
                 continue  # a garbled body keeps the photo we have
-            if 0 < len(data) <= MAX_PHOTO_BYTES:
-                photos[uid] = data
+            try:
+                photos[uid] = prepare_photo(data)
+            except PhotoProblem as problem:
+                log.warning("photo of user %s not used: %s", uid, problem)
     return photos
 
 
