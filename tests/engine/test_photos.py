@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from portal.photos.image import prepare_photo
+from simulator.tenant_photo import identicon_jpeg
 from tests.engine.support import leaf_employees, uid
 
-JPEG_A = b"\xff\xd8\xff\xe0" + b"photo-a" * 20 + b"\xff\xd9"
-JPEG_B = b"\xff\xd8\xff\xe0" + b"photo-b" * 20 + b"\xff\xd9"
+JPEG_A, JPEG_B = identicon_jpeg(1), identicon_jpeg(2)  # real images: the sync decodes every photo
 
 
 def _photo_requests(sim) -> int:
@@ -27,14 +28,14 @@ def test_photo_arrives_changes_and_goes_with_the_setting_on(acme, sim):
 
     first = acme.sync()
     assert first["mode"] == "full"  # a settings change reads everyone again
-    assert acme.employee(email).photo == JPEG_A
+    assert acme.employee(email).photo == prepare_photo(JPEG_A)  # stored as the signature image
     assert any(d.kind == "updated" and "photo" in d.details.get("fields", {})
                for d in acme.decisions(first["run_id"]) if d.email == email)
 
     # Graph's delta does not report photo changes: a full run picks the new one up.
     sim.tenant.set_photo(user_id, JPEG_B)
     acme.sync(full=True)
-    assert acme.employee(email).photo == JPEG_B
+    assert acme.employee(email).photo == prepare_photo(JPEG_B)
 
     sim.tenant.set_photo(user_id, None)
     acme.configure(settings={"photos": True, "empty_values": "clear"})
