@@ -333,6 +333,9 @@ def test_a_run_that_changed_nothing_says_so(signed_in, db, org):
     page = signed_in.get(f"/sync/runs/{run_id}").get_data(as_text=True)
     assert "This run changed nothing." in page
     assert '<label for="kind">' not in page
+    going = add_run(db, org, status="running", phase="users", started_at=utcnow())
+    page = signed_in.get(f"/sync/runs/{going}").get_data(as_text=True)
+    assert "No decisions yet." in page and "changed nothing" not in page  # it may still change everything
 
 
 def test_the_status_panel_polls_while_the_run_goes_and_stops_with_286_when_it_ended(signed_in, db, org):
