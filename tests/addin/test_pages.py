@@ -3,9 +3,11 @@ the well-known list of allowed files, and the policy that lets Outlook (only Out
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from lxml import etree
 
@@ -130,3 +132,12 @@ def test_outlook_may_frame_the_add_in_and_nobody_may_frame_the_portal(client, si
         response = signed_in.get(path)
         assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
         assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_vendored_msal_bundle_is_the_pinned_release():
+    # npm pack @azure/msal-browser@5.30.0 → package/lib/msal-browser.min.js, with its MIT licence beside it.
+    vendor = Path(__file__).resolve().parents[2] / "static" / "vendor"
+    bundle = (vendor / "msal-browser-5.30.0.min.js").read_bytes()
+    assert hashlib.sha256(bundle).hexdigest() == "1115b080498b79b0b4b621dd3df478b0a9b1035f5d076d5741d1888f06923b84"
+    assert bundle.startswith(b"/*! @azure/msal-browser v5.30.0")
+    assert "MIT License" in (vendor / "msal-browser-5.30.0.LICENSE").read_text()
