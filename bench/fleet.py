@@ -6,7 +6,7 @@ One simulator process holds one tenant of ``--users`` users; every organisation 
 (as the tests' "fresh" reference organisations are), so each one's sync reads the whole tenant.
 For each worker count: a fresh PostgreSQL database (``FLEET_DATABASE_URL``, default sigsync_fleet),
 the organisations with auto-sync on, ``python worker.py`` processes (RQ worker + scheduling loop,
-as deployed) on a queue of their own; then every connection's ``next_sync_at`` is set to one
+as deployed) on a redis-server of their own (``PrivateRedis``); then every connection's ``next_sync_at`` is set to one
 instant and the real scheduler queues the runs. A round ends when every run has finished.
 Rounds: ``first`` (each organisation's first sync: every employee created) and ``daily`` (the next
 day's run with nothing changed: a delta).
@@ -25,18 +25,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Worker
 from sqlalchemy import select, update
 
@@ -355,6 +356,43 @@ class Meter:
         self.loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
 
 
+class PrivateRedis:
+    """A redis-server of our own on a free port, nothing saved.
+
+    A queue of our own on the shared Redis is not enough: RQ job ids are per Redis database, and
+    every Sigsync database numbers its runs from 1, so another session's worker tests enqueue (and
+    clean up) "sync-run-7" too, and our run 7 vanished from the queue.
+    """
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                Redis.from_url(self.url, socket_connect_timeout=1).ping()
+                return
+            except RedisError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the private redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def __enter__(self) -> PrivateRedis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # -- one round ---------------------------------------------------------------------------------------
 
 
@@ -508,15 +546,13 @@ def main(argv: list[str]) -> int:
     counts += [(int(n), True) for n in args.preload_jobs.split(",") if n.strip()]
     rounds = [r.strip() for r in args.rounds.split(",") if r.strip()]
     database_url = os.environ.get("FLEET_DATABASE_URL", DEFAULT_DB)
-    queue = f"fleet-{uuid.uuid4().hex[:8]}"  # a queue of its own on the shared Redis
     results: list[Round] = []
-    with tempfile.TemporaryDirectory(prefix="sigsync-fleet-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sigsync-fleet-") as tmp, PrivateRedis() as redis:
         sim = SimulatorProcess(args.users, Path(tmp) / "sim")
         try:
             env = {**os.environ, **sim.env, "SIGSYNC_ENV": "development"}
             os.environ.update(sim.env)
-            config = replace(Config.from_env(), database_url=database_url, rq_queue=queue,
-                             redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+            config = replace(Config.from_env(), database_url=database_url, rq_queue="sigsync", redis_url=redis.url)
             truth = None
             for count, preload in counts:
                 fresh_postgres(database_url)
@@ -535,8 +571,6 @@ def main(argv: list[str]) -> int:
                 results += found
         finally:
             sim.stop()
-            Queue(queue, connection=Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))).delete(
-                delete_jobs=True)
     print(f"Tenant: {args.users:,} users read by each of {args.orgs:,} organisations; "
           f"{truth.employees:,} employees each. Machine: {os.cpu_count()} cores.", "", table(results), sep="\n")
     wrong = [p for r in results for p in r.problems]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import replace
 
 import pytest
-from redis import Redis
-from rq import Queue
 from sqlalchemy import select, update
 
-from bench.fleet import create_fleet, run_fleet, scheduled_runs, tenant_truth, verify
+from bench.fleet import PrivateRedis, create_fleet, run_fleet, scheduled_runs, tenant_truth, verify
 from portal.db import get_engine
 from portal.models import Employee, Organization
 
@@ -19,12 +16,11 @@ pytestmark = pytest.mark.slow  # starts worker processes and waits for a schedul
 
 
 @pytest.fixture
-def fleet_config(m365_config, redis_url, sim):
+def fleet_config(m365_config, sim):
     sim.settings.users = 20  # the sim fixture puts the size back afterwards
     sim.tenant.reset()
-    config = replace(m365_config, redis_url=redis_url, rq_queue=f"test-fleet-{uuid.uuid4().hex[:8]}")
-    yield config
-    Queue(config.rq_queue, connection=Redis.from_url(redis_url)).delete(delete_jobs=True)
+    with PrivateRedis() as redis:  # run ids start at 1 in every test database: job ids would collide on a shared one
+        yield replace(m365_config, redis_url=redis.url, rq_queue="sigsync")
 
 
 def test_three_organisations_due_at_once_on_two_workers_all_end_exactly_right(fleet_config, sim_server_engine,
