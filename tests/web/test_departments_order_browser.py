@@ -57,7 +57,7 @@ def test_moving_a_department_by_keyboard_keeps_the_focus_and_announces_the_posit
     db.commit()
     sales = rows[2].id
     page.goto(portal_url + "/departments/")
-    order = page.get_by_role("table", name="Departments in signature order")
+    order = page.get_by_role("table", name="Signature order, first to last")
     status = page.locator("#status")
 
     def names() -> list[str]:
