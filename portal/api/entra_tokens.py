@@ -9,7 +9,8 @@ A token is accepted only when all of this holds:
   talk to the simulator. Keys are cached; an unknown ``kid`` refreshes them (Entra rolls its keys
   over), at most once per MIN_REFRESH_INTERVAL per issuer, so forged kids cannot make us hammer Microsoft;
 - ``iss`` is the tenant's v2 issuer, ``aud`` is MS_CLIENT_ID (v2 tokens carry the client id GUID),
-  ``ver`` is "2.0", ``scp`` holds ``access_as_user`` (an ID token has no ``scp`` and is refused),
+  ``ver`` is "2.0", ``scp`` holds ``access_as_user`` (an ID token has no ``scp`` and is refused), ``azp``
+  (the app that asked for the token) is MS_CLIENT_ID too — the add-in signs in as Sigsync's own app,
   ``exp``/``nbf`` hold with LEEWAY seconds of clock skew, and ``tid``/``oid`` are present.
 
 Which tenants are worth asking Microsoft about is the caller's decision (portal.api.me looks up the
@@ -163,6 +164,8 @@ class TokenValidator:
         if SCOPE_NAME not in str(claims.get("scp") or "").split():
             raise InvalidToken(f"The token does not grant the {SCOPE_NAME} scope (scp): an access token for "
                                "Sigsync's API is needed, not an ID token or a token for another API.")
+        if claims.get("azp") != self.client_id:  # the calling app: only Sigsync's own add-in asks for this API
+            raise InvalidToken("The token was issued to another application (azp).")
         return EntraUser(tenant_id=tenant_id, object_id=str(claims["oid"]).lower(),
                          name=str(claims.get("name") or ""), username=str(claims.get("preferred_username") or ""))
 

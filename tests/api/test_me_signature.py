@@ -131,6 +131,8 @@ CASES = {
     "audience is Graph": (_claims(aud="00000003-0000-0000-c000-000000000000"), "another application (aud)"),
     "audience is the app id uri": (lambda issue, people: issue(people["ada"], claims={
         "aud": "api://" + _parts(issue(people["ada"]))[1]["aud"]}), "another application (aud)"),
+    "another client app": (_claims(azp="00000003-0000-0000-c000-000000000000"), "another application (azp)"),
+    "no client app": (_claims(azp=None), "another application (azp)"),
     "another scope": (_claims(scp="User.Read Mail.Read"), "access_as_user scope"),
     "no scope": (_claims(scp=None), "access_as_user scope"),
     "id token": (lambda issue, people: issue(people["ada"], which="id_token"), "not an ID token"),
