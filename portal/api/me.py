@@ -88,7 +88,7 @@ def _answer() -> Response:
         return _problem(401, str(refused), f'Bearer error="invalid_token", error_description="{refused}"')
     except IdentityUnavailable as down:
         log.warning("Add-in token not checked: %s", down)
-        response = _problem(503, "Sigsync cannot reach Microsoft Entra ID to check the sign-in; try again shortly.")
+        response = _problem(503, f"Sigsync cannot check the sign-in right now; try again shortly. {down}")
         response.headers["Retry-After"] = "30"
         return response
     active = [c.organization_id for c in connections if c.state == "active"]

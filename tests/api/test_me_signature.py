@@ -221,7 +221,10 @@ def test_entra_unreachable_is_503_not_401(api_config, people, issue):
     untrusting = create_app(replace(api_config, ca_bundle=""))  # the simulator's CA is not trusted
     answer = untrusting.test_client().get(URL, headers=bearer(issue(people["ada"])))
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
-    assert "Entra ID" in answer.get_json()["error"]
+    assert "OpenID configuration could not be read" in answer.get_json()["error"]
+    unconfigured = create_app(replace(api_config, ms_client_id=""))
+    answer = unconfigured.test_client().get(URL, headers=bearer(issue(people["ada"])))
+    assert answer.status_code == 503 and "MS_CLIENT_ID is not set" in answer.get_json()["error"]
 
 
 # -- the organisation's sync --------------------------------------------------------------------------
