@@ -125,7 +125,7 @@ def upload(employee_id: int) -> Response:
     try:
         image = prepare_photo(data)
     except PhotoProblem as problem:
-        flash(f"The photo was not uploaded: {problem}", "error")
+        flash(f"The photo was not uploaded. {problem}", "error")
         return _back(employee)
     session, org = web.db_session(), web.current_org()
     store.set_manual(session, employee, image, web.actor())

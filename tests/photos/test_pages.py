@@ -59,7 +59,7 @@ def test_an_uploaded_photo_wins_over_microsoft_365s_until_given_back(signed_in, 
     token = csrf_token(signed_in, f"/employees/{employee.id}")
     page = _page(signed_in, employee)
     assert "From Microsoft 365" in page and "Give back to Microsoft 365" not in page
-    assert '<label for="photo-file">Upload photo</label>' in page
+    assert '<label for="photo-file">Photo to upload</label>' in page
 
     response = _upload(signed_in, token, employee, PNG, filename="me.png", content_type="image/png")
     assert response.status_code == 303 and response.location.endswith(f"/employees/{employee.id}#employee-photo")
