@@ -565,9 +565,10 @@ def main(argv: list[str]) -> int:
                 logs = Path(tmp) / f"workers-{count}{'-preloaded' * preload}"
                 logs.mkdir()
                 found = run_fleet(config, env, ids, truth, count, rounds, sim.proc.pid, args.users, logs, preload)
-                for r in found:
-                    print(f"# {count} worker(s){' preloaded' * preload}, {r.name}: {r.total_s:.1f} s, {r.meter}, "
-                          f"problems: {r.problems[:5]}", file=sys.stderr, flush=True)
+                # Each round's row as it ends, so a long run interrupted later still has them.
+                problems = [p for r in found for p in r.problems]
+                print(*table(found).splitlines()[-len(found):], f"# problems: {problems[:5]}", sep="\n",
+                      file=sys.stderr, flush=True)
                 results += found
         finally:
             sim.stop()
