@@ -6,11 +6,14 @@ Every other page keeps the app's policy (frame-ancestors 'none').
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal import web
 from portal.addin import deployment, manifest, runtime
+from portal.addin.identity import SCOPE_NAME, application_id_uri
 from portal.addin.manifest import handler_settings
 
 OFFICE_JS = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
@@ -94,6 +97,10 @@ def index() -> Response:
         sync=deployment.sync_check(connection),
         consent_url=deployment.admin_consent_url(config, connection.tenant_id if connection else ""),
         scope=handler_settings(config)["scope"],
+        app_id_uri=application_id_uri(config.ms_client_id),
+        scope_name=SCOPE_NAME,
+        broker_redirect=f"brk-multihub://{urlsplit(config.public_url).netloc}",
+        client_configured=bool(config.ms_client_id),
         addin_id=manifest.addin_id(config),
         version=manifest.VERSION,
     )

@@ -39,6 +39,8 @@ def test_the_page_gives_the_manifest_the_consent_link_and_the_steps(signed_in, d
             "Download the manifest (XML)</a>") in page
     consent = f"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/adminconsent?client_id={CLIENT_ID}"
     assert f'href="{consent}"' in page
+    assert f"<code>api://{CLIENT_ID}</code>" in page and "<code>access_as_user</code>" in page
+    assert '<code id="broker-redirect">brk-multihub://sigsync.test</code>' in page
     for words in ("Settings → Integrated apps", "Upload custom apps", "everyone", "groups", "up to 24 hours"):
         assert words in page, words
     assert "OK: The public URL uses HTTPS" in page and "OK: The user sync is active" in page
