@@ -43,7 +43,7 @@ import nh3
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from portal.employees.fields import EMPLOYEE_FIELDS
 
@@ -639,7 +639,7 @@ def allowed_url(tag: str, attribute: str, value: str) -> str | None:
 def _url_attribute(value: Any, tag: str, attribute: str) -> Markup:
     """The whole ``attribute="…"`` for a URL built from placeholders, or nothing when its scheme is not allowed."""
     url = allowed_url(tag, attribute, "" if value is None else str(value))
-    return Markup(' {}="{}"').format(attribute, url) if url else Markup("")
+    return Markup(f' {attribute}="{escape(url)}"') if url else Markup("")  # attribute: a name from the code
 
 
 ESCAPED_ONLY_ENV.filters[_URL_ATTRIBUTE_FILTER] = _url_attribute
@@ -740,6 +740,10 @@ _EDGE_BR_END = re.compile(rf"(?:<br>\s*)+(</(?:{_EDGE_BLOCKS})>)")
 _EDGE_BR_START = re.compile(rf"(<(?:{_EDGE_BLOCKS})(?:\s[^>]*)?>)(?:\s*<br>)+")
 
 
+_SPACE_AROUND_NEWLINE = re.compile(r"[ \t]*\n[ \t]*")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
 @dataclass(frozen=True)
 class Rendered:
     html: str
@@ -791,9 +795,10 @@ def render(compiled: Compiled, context: Mapping[str, Any]) -> Rendered:
     if len(out) > MAX_HTML_CHARS:
         raise TemplateProblem(f"The signature is {len(out):,} characters of HTML; mail clients accept at most "
                               f"{MAX_HTML_CHARS:,}. Make it shorter (an inline image counts in full).")
-    text = re.sub(r"\n[ \t]+", "\n", plain)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    text = _SPACE_AROUND_NEWLINE.sub("\n", plain)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    text = text.strip("\n")
     return Rendered(out, text)
 
 
