@@ -12,7 +12,8 @@ import secrets
 from redis import Redis
 
 TTL_SECONDS = 600
-FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'; "
+# img-src 'self' too: employee photos are served by the portal itself (/photos/…), over http in development.
+FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'self'; "
              "base-uri 'none'; form-action 'none'; sandbox")
 
 
