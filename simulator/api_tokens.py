@@ -36,8 +36,9 @@ def signed_jwt(claims: dict, key: SigningKey) -> str:
 
 
 def pairwise_subject(client_id: str, oid: str) -> str:
-    """`sub`: unique per user and application (Entra's is pairwise), stable across sign-ins."""
-    return b64url(hashlib.sha256(f"{client_id}:{oid}".encode()).digest())[:43]
+    """`sub`: unique per user and application (Entra's is pairwise), stable across sign-ins; the same
+    value the /token endpoint's ID tokens carry (simulator/identity_grants.py)."""
+    return b64url(hashlib.sha256(f"{oid}:{client_id}".encode()).digest()[:32])
 
 
 def base_claims(*, issuer: str, tenant_id: str, audience: str, client_id: str, user: UserClaims,
