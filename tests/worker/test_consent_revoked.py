@@ -53,13 +53,13 @@ def test_consent_revoked_mid_run_fails_it_once_and_the_dashboard_asks_for_a_reco
     assert "administrator needs to reconnect on the Connection page" in failed.error
     connection = queued.connection_row()
     assert connection.state == "needs_consent" and connection.last_error == failed.error
-    assert connection.lock_run_id is None
     assert 50 <= len(queued.employees()) < 300  # what the first pages wrote is kept
 
     # Not retried: the job failed once in RQ, nothing waits to run it again, no other run was made.
     redis = Redis.from_url(queued.config.redis_url)
     queue = Queue(queued.config.rq_queue, connection=redis)
     wait_for(lambda: job_id_for(run_id) in FailedJobRegistry(queue=queue).get_job_ids(), 30, "RQ to record it")
+    assert queued.connection_row().lock_run_id is None  # the job is over: its lock is given back
     assert queue.count == 0 and ScheduledJobRegistry(queue=queue).count == 0
     assert StartedJobRegistry(queue=queue).count == 0
     graph_refusals = [i for i in queued.sim.log.items("graph") if i.status in (401, 403)]
