@@ -174,8 +174,9 @@ def preview() -> Response:
     except Exception as error:  # noqa: BLE001 - the sandbox refusing something: show it, do not crash
         problem = f"The template cannot be filled in: {error}"
     frame = _frame(result.html) if result is not None else None
-    return web.render("signatures/_preview.html", partial="signatures/_preview.html", result=result,
-                      problem=problem, employee=employee, frame=frame)
+    # Never a partial with the status region: a preview still running when the admin presses Save would take the
+    # "saved" message meant for the next page.
+    return web.render("signatures/_preview.html", result=result, problem=problem, employee=employee, frame=frame)
 
 
 def _frame(html: str) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal import admins
 from portal.db import get_engine
@@ -75,10 +75,14 @@ def _ensure_signature(stack, northwind: dict[str, int]) -> None:
     with Session(get_engine(stack.database_url)) as session:
         org_id = session.get(Department, northwind["sales"]).organization_id
         if resolve.for_employee(session, org_id, northwind["employee"])["new"].template_id is None:
-            checked, errors = service.check("Northwind standard", SIGNATURE_HTML)
-            assert not errors, errors
-            template = service.save(session, SignatureTemplate(organization_id=org_id, name="", html=""),
-                                    "Northwind standard", checked)
+            template = session.exec(select(SignatureTemplate).where(SignatureTemplate.organization_id == org_id,
+                                                                    SignatureTemplate.name == "Northwind standard")
+                                    ).first()
+            if template is None:
+                checked, errors = service.check("Northwind standard", SIGNATURE_HTML)
+                assert not errors, errors
+                template = service.save(session, SignatureTemplate(organization_id=org_id, name="", html=""),
+                                        "Northwind standard", checked)
             service.assign(session, org_id, f"department:{northwind['sales']}", "new", template.id)
             session.commit()
 

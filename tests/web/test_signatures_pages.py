@@ -238,3 +238,15 @@ def test_a_preview_belongs_to_its_organisation(client, auth, signed_in, csrf_tok
     auth.sign_in(OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD)
     assert client.get(frame_url).status_code == 404
     assert client.get("/signatures/preview/not-a-preview").status_code == 404
+
+
+def test_a_preview_still_running_after_save_leaves_the_saved_message_to_the_next_page(signed_in, csrf_token, db,
+                                                                                     org) -> None:
+    token = csrf_token(signed_in, "/signatures/new")
+    saved = signed_in.post("/signatures/", data={"name": "Standard", "html": "<p>{{ full_name }}</p>",
+                                                 "csrf_token": token})
+    assert saved.status_code == 303
+    # the preview the admin's last keystroke asked for arrives between the save and the page it leads to
+    preview = signed_in.post("/signatures/preview", data={"html": "<p>{{ full_name }}</p>"}, headers=hx(token))
+    assert preview.status_code == 200 and 'id="status"' not in preview.get_data(as_text=True)
+    assert "Signature “Standard” saved." in signed_in.get(saved.headers["Location"]).get_data(as_text=True)
