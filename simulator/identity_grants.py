@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator import api_tokens
 from simulator import identity_errors as errors
 from simulator.identity_scopes import Scopes, parse_delegated
 from simulator.state import Simulator
@@ -91,20 +92,28 @@ def refresh_token(req: GrantRequest) -> dict:
     if state == "expired":
         raise errors.refresh_token_inactive(grant.issued_at, int(req.tokens.clock() - grant.last_used_at))
     consented = Scopes.from_stored(grant.scopes)
-    requested = parse_delegated(req.form.get("scope", ""), req.sim.settings.app_permissions)
-    if not requested.graph <= consented.graph:
-        raise errors.consent_missing(req.client_id, req.sim.settings.app_display_name)
-    granted = Scopes(requested.oidc, requested.graph or consented.graph)
+    settings = req.sim.settings
+    requested = parse_delegated(req.form.get("scope", ""), settings.app_permissions, settings.client_id,
+                                settings.api_scopes)
+    if not (requested.graph <= consented.graph and requested.api <= consented.api):
+        raise errors.consent_missing(req.client_id, settings.app_display_name)
+    if requested.api:  # one refresh token serves every resource the user consented to
+        granted = Scopes(requested.oidc, frozenset(), requested.api)
+    else:
+        granted = Scopes(requested.oidc, requested.graph or consented.graph)
     user = req.user_lookup(grant.user_id)
     return _user_tokens(req, user, granted, consented, rotate=grant)
 
 
 def _user_tokens(req, user: UserClaims, granted: Scopes, consented: Scopes, nonce=None, rotate=None) -> dict:
-    access_scopes = set(granted.graph) | (granted.oidc - {"offline_access"})
-    access = req.tokens.issue_user_token(req.client_id, user, access_scopes)
-    lifetime = int(round(access.expires_at - req.tokens.clock()))
+    if granted.api:
+        token, lifetime = _api_access_token(req, user, granted), req.sim.settings.access_token_lifetime
+    else:
+        access_scopes = set(granted.graph) | (granted.oidc - {"offline_access"})
+        access = req.tokens.issue_user_token(req.client_id, user, access_scopes)
+        token, lifetime = access.token, int(round(access.expires_at - req.tokens.clock()))
     body = {"token_type": "Bearer", "scope": granted.as_granted(), "expires_in": lifetime,
-            "ext_expires_in": lifetime, "access_token": access.token}
+            "ext_expires_in": lifetime, "access_token": token}
     if rotate is not None:
         body["refresh_token"] = req.tokens.rotate(rotate, consented.stored()).token
     elif consented.offline:
@@ -115,6 +124,17 @@ def _user_tokens(req, user: UserClaims, granted: Scopes, consented: Scopes, nonc
     if req.form.get("client_info") == "1":
         body["client_info"] = client_info(user.oid, req.sim.settings.tenant_id)
     return body
+
+
+def _api_access_token(req: GrantRequest, user: UserClaims, granted: Scopes) -> str:
+    """A signed v2 access token for the app's own exposed API (simulator/api_tokens.py)."""
+    settings = req.sim.settings
+    claims = api_tokens.access_token_claims(
+        issuer=api_tokens.v2_issuer(req.base_url, settings.tenant_id), tenant_id=settings.tenant_id,
+        client_id=req.client_id, user=user, scopes=tuple(sorted(u.rsplit("/", 1)[1] for u in granted.api)),
+        lifetime=settings.access_token_lifetime)
+    claims["azpacr"] = "1"  # this endpoint authenticates the client with its secret
+    return api_tokens.signed_jwt(claims, req.sim.keys.signing)
 
 
 def _id_token(req: GrantRequest, user: UserClaims, scopes: Scopes, nonce: str | None) -> str:

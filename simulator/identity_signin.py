@@ -160,7 +160,8 @@ def _validate_authorize(params):
     scope = params.get("scope", "")
     if not scope:
         raise errors.missing_parameter("scope")
-    scopes = parse_delegated(scope, current_sim().settings.app_permissions)
+    settings = current_sim().settings
+    scopes = parse_delegated(scope, settings.app_permissions, settings.client_id, settings.api_scopes)
     if params.get("code_challenge"):
         method = params.get("code_challenge_method", "plain")
         if method not in ("S256", "plain"):

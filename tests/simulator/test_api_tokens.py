@@ -118,3 +118,41 @@ def test_rotation_can_drop_the_old_keys_at_once(sim_server, sim_http, keys):
     assert [k["kid"] for k in _jwks(sim_http, sim_server)["keys"]] == [rotated["signing_kid"]]
     pem = sim_http.get(f"{sim_server.base_url}/_sim/entra/keys/{first}/public.pem")
     assert pem.status_code == 200 and pem.text.startswith("-----BEGIN PUBLIC KEY-----")
+
+
+# -- the same tokens through the real flows (what the add-in's task pane sign-in does) ----------------
+
+
+def test_msal_gets_a_signed_api_token_through_the_auth_code_flow_and_refresh(sim_server, sim_http, msal_app,
+                                                                             consent, keys):
+    settings = sim_server.sim.settings
+    api = [f"api://{settings.client_id}/access_as_user"]
+    app = msal_app()
+    flow = app.initiate_auth_code_flow(api, redirect_uri=settings.redirect_uris[0], response_mode="form_post")
+    page = sim_http.get(flow["auth_uri"])
+    assert "Read your e-mail signature from Sigsync" in page.text  # the scope's consent wording
+    result = app.acquire_token_by_auth_code_flow(flow, consent(flow["auth_uri"]))
+    assert result.get("scope") and api[0] in result["scope"].split(), result
+    issuer = v2_issuer(sim_server.base_url, settings.tenant_id)
+    claims = _verify(result["access_token"], _jwks(sim_http, sim_server), settings.client_id, issuer)
+    assert claims["scp"] == "access_as_user" and claims["azpacr"] == "1" and claims["ver"] == "2.0"
+    assert claims["preferred_username"] == settings.admin_upn
+    # one refresh token serves the exposed API again; Graph needs its own consent
+    [account] = app.get_accounts()
+    again = app.acquire_token_silent(api, account, force_refresh=True)
+    assert again and _verify(again["access_token"], _jwks(sim_http, sim_server), settings.client_id, issuer)
+    graph = app.acquire_token_silent(["https://graph.microsoft.com/User.Read.All"], account, force_refresh=True)
+    assert graph is None or "access_token" not in graph
+
+
+def test_one_request_names_one_resource_and_only_exposed_scopes(sim_server, sim_http, msal_app):
+    settings = sim_server.sim.settings
+    app = msal_app()
+    redirect = settings.redirect_uris[0]
+    for scopes, code in (([f"api://{settings.client_id}/access_as_user", "https://graph.microsoft.com/User.Read"],
+                          "AADSTS28000"),
+                         ([f"api://{settings.client_id}/Mail.Send"], "AADSTS70011"),
+                         (["api://00000000-0000-0000-0000-000000000001/access_as_user"], "AADSTS70011")):
+        flow = app.initiate_auth_code_flow(scopes, redirect_uri=redirect, response_mode="form_post")
+        answer = sim_http.get(flow["auth_uri"], allow_redirects=False)
+        assert code in answer.headers.get("Location", "") + answer.text, scopes
