@@ -57,6 +57,7 @@ from portal.sync.records import (
     graph_snapshot,
     load_existing,
     manager_id_of,
+    stored_users,
     to_columns,
 )
 from portal.sync.rules import RuleSet
@@ -312,9 +313,10 @@ class _Run:
             with self.engine.begin() as conn:
                 changes = self._plan_chunk(conn, chunk, managers, photos)
                 raced = self._write(conn, changes)
-            if counted:  # users planned again (reports, deferred managers) are not new progress
-                self.tally.done += len(chunk)
-            self._heartbeat()
+                if counted:  # users planned again (reports, deferred managers) are not new progress
+                    self.tally.done += len(chunk)
+                self._heartbeat_in(conn)
+            self.progress(self.tally.done, self.total, "users")
             if raced and attempt < self.MAX_REPLANS:
                 # An admin changed these employees while they were planned: judge them again from what is stored now.
                 self._process([u for u in chunk if u["id"] in raced], full=False, counted=False, read_photos=False,
@@ -324,8 +326,11 @@ class _Run:
                     ) -> tuple[list[dict], dict[str, dict], dict[str, bytes | None]]:
         """Complete a chunk's users and read their managers and photos: Graph first, then short reads."""
         with self.engine.connect() as conn:
-            existing = self._load_existing(conn, users)
-        if not full:
+            # Rule groups of this chunk's users, looked up once for the chunk (rules read them per user).
+            self.chunk_groups = self.groups.memberships(conn, [u["id"] for u in users])
+            # A full run's records are complete: its employees are read once, in the write transaction.
+            existing = None if full else self._load_existing(conn, users)
+        if existing is not None:
             # A delta record may carry only what changed: complete it with what was seen last time, or,
             # for a user never seen, from Graph (every user has a UPN, so without one it is partial). Graph
             # names the manager only when it changed: a user entering the scope has its manager read too.
@@ -339,15 +344,14 @@ class _Run:
         defer = full and self.defer_managers and len(self.deferred_reports) < self.DEFER_LIMIT
         managers = self.managers.resolve(self.engine, {m for u in users if (m := manager_id_of(u))}, users,
                                          ask_graph=not defer)
-        if defer:
+        waiting = [u for u in users if (m := manager_id_of(u)) and m not in managers] if defer else []
+        if waiting:
             # Only a new employee can wait for its manager; existing ones decide now, as a dry run does.
-            known = [u for u in users if u["id"] in existing.by_m365 or self.mapper.email(u) in existing.by_email]
-            missing = {m for u in known if (m := manager_id_of(u)) and m not in managers}
+            with self.engine.connect() as conn:
+                stored = stored_users(conn, self.org.id, {u["id"]: self.mapper.email(u) for u in waiting})
+            missing = {manager_id_of(u) for u in waiting if u["id"] in stored}
             if missing:
                 managers.update(self.managers.resolve(self.engine, missing))
-        with self.engine.connect() as conn:
-            # Rule groups of this chunk's users, looked up once for the chunk (rules read them per user).
-            self.chunk_groups = self.groups.memberships(conn, [u["id"] for u in users])
         photos = fetch_photos(self.graph, self._imported_ids(users)) if self.photos and read_photos else {}
         return users, managers, photos
 
@@ -355,8 +359,15 @@ class _Run:
         if known is None and "userPrincipalName" not in user:
             return True
         # manager@delta comes only with a change of manager: one who was no active employee has none stored.
-        return (self.managers.enabled and "manager@delta" not in user and "manager" not in user
-                and (known is None or known.state.status not in ("active", "paused", "excluded")))
+        if (not self.managers.enabled or "manager@delta" in user or "manager" in user
+                or (known is not None and known.state.status in ("active", "paused", "excluded"))):
+            return False
+        if known is not None:
+            return True
+        # A user never imported that stays outside the scope (disabled, a guest, no rule) uses no manager:
+        # reading it would cost a $batch on most pages of a delta run and change no decision.
+        return self.mapper.email(user) is not None and self.rules.evaluate(
+            user, self.chunk_groups.get(user["id"], frozenset())).imported
 
     def _plan_chunk(self, conn: DBConnection, users: list[dict], managers: dict[str, dict],
                     photos: dict[str, bytes | None]) -> PageChanges:
@@ -567,7 +578,8 @@ class _Run:
                     new.values["photo"] = photos.get(new.values["m365_id"])
             with self.engine.begin() as conn:
                 self._write(conn, self._seat_winners(conn, chunk))
-            self._heartbeat()
+                self._heartbeat_in(conn)
+            self.progress(self.tally.done, self.total, "users")
 
     def _seat_winners(self, conn: DBConnection, winners: list[NewEmployee]) -> PageChanges:
         """The waiting users to create now; an address an employee took meanwhile is that employee's."""
@@ -918,10 +930,12 @@ class _Run:
         if not lock.renew(self.engine, self.connection.id, self.run.id):
             raise lock.LockLost()
 
-    def _heartbeat(self) -> None:
-        self._check_lock()
-        self._update_run(done=self.tally.done, counts=self.tally.counts, heartbeat_at=utcnow())
-        self.progress(self.tally.done, self.total, "users")
+    def _heartbeat_in(self, conn: DBConnection) -> None:
+        """Renew the lock and store the progress in the caller's transaction (a page's: one commit, not three)."""
+        if self.dry_run:  # a real run's page write renewed it already
+            self._hold_lock(conn)
+        conn.execute(update(SyncRun).where(SyncRun.id == self.run.id).values(
+            done=self.tally.done, counts=self.tally.counts, heartbeat_at=utcnow()))
 
     def _update_run(self, **values: Any) -> None:
         with self.engine.begin() as conn:

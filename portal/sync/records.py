@@ -79,6 +79,20 @@ def load_existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[
     return Existing(by_m365, by_email)
 
 
+def stored_users(conn: DBConnection, org_id: int, emails: dict[str, str | None]) -> set[str]:
+    """Which users (id -> primary address) have an employee, by user id or by address: ids only, no rows."""
+    table = Employee.__table__
+    ids = sorted(emails)
+    found = set(conn.execute(select(table.c.m365_id).where(table.c.organization_id == org_id,
+                                                           table.c.m365_id.in_(ids))).scalars())
+    wanted = sorted({e for uid, e in emails.items() if e and uid not in found})
+    if wanted:
+        taken = set(conn.execute(select(table.c.email).where(table.c.organization_id == org_id,
+                                                             table.c.email.in_(wanted))).scalars())
+        found |= {uid for uid, e in emails.items() if e in taken}
+    return found
+
+
 def employee_state(row: Any, sync_departments: frozenset[str]) -> EmployeeState:
     values = {f: getattr(row, f) or "" for f in EMPLOYEE_FIELDS}
     values.update({f"custom.{k}": str(v) for k, v in (row.custom or {}).items()})

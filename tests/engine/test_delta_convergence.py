@@ -64,6 +64,23 @@ def test_a_user_entering_the_scope_on_a_delta_run_gets_its_managers_name_and_add
     assert row == fresh().export()["late.starter@contoso.example"]
 
 
+def test_a_delta_run_reads_no_user_that_stays_outside_the_scope(acme, sim):
+    acme.sync()
+    outsider = sim.tenant.add_user({"userPrincipalName": "still.away@contoso.example", "displayName": "Still Away",
+                                    "mail": "still.away@contoso.example", "accountEnabled": False})
+    sim.tenant.set_manager(outsider, uid(sim, leaf_employees(acme.export(), 1)[0]))
+    acme.sync()
+    sim.tenant.update_user(outsider, jobTitle="On leave")  # still disabled; this round names no manager
+    sim.log.clear()
+
+    result = acme.sync()
+
+    assert result["mode"] == "delta" and result["counts"] == {"out_of_scope": 1}
+    # Its manager would change no decision: reading it again only cost a $batch (bench: 15 requests, not 10).
+    assert [r.path for r in sim.log.items("graph") if outsider in r.path] == []
+    _a_full_run_changes_nothing(acme)
+
+
 @pytest.mark.parametrize("added", ["before the first sync", "after it"])
 def test_a_manual_employee_typed_with_another_address_of_a_user_is_linked_not_duplicated(acme, added):
     user = acme.sim.tenant.add_user({
