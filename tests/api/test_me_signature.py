@@ -10,15 +10,19 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
 
+import msal
 import pytest
 from sqlmodel import select
 
+from portal import create_app
 from portal.addin.identity import v2_issuer
 from portal.api import entra_tokens, me
 from portal.api.signatures import OPENAPI
-from portal.models import Connection
+from portal.models import Connection, Employee
 from tests.api.conftest import ORIGIN, bearer
+from tests.simulator.entra_helpers import form_action, hidden_value, redirect_params
 
 URL = "/api/v1/me/signature"
 
@@ -214,10 +218,6 @@ def test_a_key_not_in_the_jwks_is_refused_and_refreshes_are_rate_limited(api, ap
 
 
 def test_entra_unreachable_is_503_not_401(api_config, people, issue):
-    from dataclasses import replace
-
-    from portal import create_app
-
     untrusting = create_app(replace(api_config, ca_bundle=""))  # the simulator's CA is not trusted
     answer = untrusting.test_client().get(URL, headers=bearer(issue(people["ada"])))
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
@@ -298,3 +298,23 @@ def test_the_openapi_description_matches_the_answers(api, people, issue, db):
 def test_a_tid_that_is_no_guid_is_refused(api, people, issue):
     _refused(api.get(URL, headers=bearer(issue(people["ada"], claims={"tid": str(uuid.uuid4())[:8]}))),
              "names no tenant")
+
+
+def test_a_token_from_the_real_sign_in_flow_is_accepted(api, people, sim, sim_http, db):
+    """MSAL Python through /authorize, the consent page and /token: the token the task pane's sign-in gets."""
+    settings = sim.sim.settings
+    admin = sim.sim.tenant.get_user(settings.admin_upn)
+    ada = db.exec(select(Employee).where(Employee.email == "ada@acme.example")).one()
+    ada.m365_id = admin["id"]
+    db.commit()
+    app = msal.ConfidentialClientApplication(settings.client_id, client_credential=settings.client_secret,
+                                             authority=sim.authority, instance_discovery=False, http_client=sim_http)
+    flow = app.initiate_auth_code_flow([f"api://{settings.client_id}/access_as_user"],
+                                       redirect_uri=settings.redirect_uris[0], response_mode="form_post")
+    page = sim_http.get(flow["auth_uri"])
+    form = {"ctx": hidden_value(page.text, "ctx"), "login": settings.admin_upn, "passwd": settings.admin_password,
+            "action": "accept"}
+    answer = sim_http.post(form_action(page.text, sim.base_url), data=form, allow_redirects=False)
+    result = app.acquire_token_by_auth_code_flow(flow, redirect_params(answer))
+    got = api.get(URL, headers=bearer(result["access_token"]))
+    assert got.status_code == 200 and got.get_json()["email"] == "ada@acme.example"
