@@ -17,7 +17,11 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 @public
 def healthz():
-    """200 when the database and Redis answer, 503 naming what does not."""
+    """200 while the portal can serve (the database answers), 503 when it cannot.
+
+    Redis down is "degraded", still 200: every page serves without it and only "Sync now" waits
+    for it, so a load balancer must not take the portal out of service for it.
+    """
     config = current_app.config["SIGSYNC"]
     checks = {}
     try:
@@ -31,5 +35,7 @@ def healthz():
         checks["redis"] = "ok"
     except RedisError as exc:
         checks["redis"] = f"unreachable: {type(exc).__name__}"
-    healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+    if checks["database"] != "ok":
+        return jsonify(status="down", checks=checks), 503
+    healthy = checks["redis"] == "ok"
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200
