@@ -42,10 +42,11 @@
   function say(status, message, failed) {
     // Emptied first, so that the same message after a second press is announced again.
     status.textContent = "";
-    status.classList.toggle("notice", true);
-    status.classList.toggle("notice-success", !failed);
-    status.classList.toggle("notice-error", failed);
-    window.setTimeout(function () { status.textContent = message; }, 50);
+    status.className = "sig-copy-status";
+    window.setTimeout(function () {
+      status.className = "sig-copy-status notice " + (failed ? "notice-error" : "notice-success");
+      status.textContent = message;
+    }, 50);
   }
 
   document.addEventListener("click", function (event) {
