@@ -57,6 +57,7 @@ from portal.sync.records import (
     graph_snapshot,
     load_existing,
     manager_id_of,
+    manager_link,
     stored_users,
     to_columns,
 )
@@ -292,6 +293,7 @@ class _Run:
             delta_link = page.delta_link or delta_link
         self._collect_removed(removed_ids)
         self._regroup_changed_members()
+        self._recall_hidden_reports()
         since = self._previous_run_start()
         if since is not None:
             self._replan_touched(since)
@@ -539,7 +541,7 @@ class _Run:
         snapshot = graph_snapshot(user)
         # Kept for paused and excluded employees too: resuming one applies what Graph said meanwhile.
         if snapshot != target.snapshot or plan.link:
-            values.update(m365_snapshot=snapshot, manager_m365_id=manager_id_of(user))
+            values.update(m365_snapshot=snapshot, manager_m365_id=manager_link(user, target))
             if any(snapshot.get(f) != target.snapshot.get(f) for f in self.managers.fields):
                 self.changed_ids.add(uid)  # what the reports show of this manager changed
                 self.managers.remember(user)
@@ -618,7 +620,7 @@ class _Run:
         snapshot = graph_snapshot(user)
         if snapshot != emp.snapshot:  # stored data stays current, so no run reads a stale manager
             changes.updates.append(EmployeeUpdate(
-                emp.state.id, {"m365_snapshot": snapshot, "manager_m365_id": manager_id_of(user)}, None, [],
+                emp.state.id, {"m365_snapshot": snapshot, "manager_m365_id": manager_link(user, emp)}, None, [],
                 m365_id=uid, read_version=emp.updated_at))
             if any(snapshot.get(f) != emp.snapshot.get(f) for f in self.managers.fields):
                 self.changed_ids.add(uid)
@@ -697,6 +699,28 @@ class _Run:
             users = [snap for snap in known.values() if snap.get("id")]
             users += self._fetch_users([i for i in ids if i not in known])
             self._process(users, full=False)
+
+    def _recall_hidden_reports(self) -> None:
+        """Read again the employees whose stored manager (hidden by Graph while deleted) this round brought back.
+
+        Graph hides a deleted manager from its reports and shows it again on restore without a change on
+        the reports, so no delta brings them; a full run would read them with their manager again.
+        """
+        if not self.managers.enabled:
+            return
+        met = sorted(self.processed_ids)
+        hidden: list[str] = []
+        for start in range(0, len(met), self.PAGE_FLUSH):
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(Employee.m365_id, Employee.manager_m365_id, Employee.m365_snapshot).where(
+                        Employee.organization_id == self.org.id, Employee.m365_id.is_not(None),
+                        Employee.manager_m365_id.in_(met[start:start + self.PAGE_FLUSH]))).all()
+            hidden += [m365_id for m365_id, manager, snap in rows
+                       if manager_id_of(snap or {}) != manager and m365_id not in self.processed_ids]
+        for start in range(0, len(hidden), self.PAGE_FLUSH):
+            users = self._fetch_users(sorted(hidden[start:start + self.PAGE_FLUSH]))  # with their manager now
+            self._process(users, full=False, counted=False)
 
     def _previous_run_start(self) -> Any:
         """When the last real run that succeeded started (an edit made while it ran counts as after it)."""
@@ -839,7 +863,11 @@ class _Run:
                         Employee.organization_id == self.org.id, Employee.status == "active",
                         Employee.manager_m365_id.in_(changed[start:start + self.PAGE_FLUSH])))
                     if snap.get("id")]
-            # Their stored data is complete; planning them again changes only what the manager changed.
+            # Their stored data is complete; planning them again changes only what the manager changed. Graph
+            # names no manager for the reports of a deleted one: their stored data says so too, as after a full
+            # run (else a later partial record would bring the leaver back from its stored data).
+            reports = [{**snap, "manager@delta": []} if self.managers.gone(manager_id_of(snap)) else snap
+                       for snap in reports]
             self._process(reports, full=False, counted=False)
 
     def _fetch_users(self, ids: list[str]) -> list[dict]:

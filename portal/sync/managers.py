@@ -93,6 +93,10 @@ class ManagerDirectory:
             self._cache.pop(i, None)
             self._outsiders.pop(i, None)
 
+    def gone(self, uid: str | None) -> bool:
+        """Whether this user was deleted in this run."""
+        return uid in self._gone
+
     def remember(self, user: dict) -> None:
         """Keep the attributes of a user this run found new or changed (a dry run writes no row to read)."""
         if not self.enabled:

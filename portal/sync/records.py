@@ -28,6 +28,7 @@ class Known:
     manual_departments: frozenset[str] = frozenset()  # case-folded names an admin assigned by hand
     seen_in_run: int | None = None  # the last run that planned this employee
     updated_at: datetime | None = None  # the row's version: an admin's edit changes it, the sync's do not
+    manager_m365_id: str | None = None  # the manager Graph last named (kept while Graph hides a deleted one)
 
     @property
     def last_user(self) -> str | None:
@@ -72,7 +73,7 @@ def load_existing(conn: DBConnection, org_id: int, ids: list[str], emails: list[
     by_email: dict[str, Known] = {}
     for e in rows:
         known = Known(employee_state(e, frozenset(sync_depts.get(e.id, ()))), dict(e.m365_snapshot or {}),
-                       frozenset(manual_depts.get(e.id, ())), e.seen_in_run, e.updated_at)
+                       frozenset(manual_depts.get(e.id, ())), e.seen_in_run, e.updated_at, e.manager_m365_id)
         if e.m365_id:
             by_m365[e.m365_id] = known
         by_email[e.email] = known
@@ -123,6 +124,21 @@ def to_columns(values: dict[str, str], current: dict[str, str] | None = None) ->
 def graph_snapshot(user: dict) -> dict:
     """The Graph attributes worth keeping to complete a later partial delta record."""
     return {k: v for k, v in user.items() if not k.startswith("@") and "@" not in k or k == "manager@delta"}
+
+
+def manager_link(user: dict, known: Known | None) -> str | None:
+    """The manager to store for ``user``: the one Graph names, else the one stored before.
+
+    Graph hides a deleted manager from its reports and shows it again once the manager is restored, and
+    neither shows up in the reports' delta: the kept link is how a delta run finds them again. An employee
+    unlinked and linked again to the same user finds it in that user's stored data.
+    """
+    named = manager_id_of(user)
+    if named or known is None:
+        return named
+    if known.manager_m365_id:
+        return known.manager_m365_id
+    return manager_id_of(known.snapshot) if known.last_user == user.get("id") else None
 
 
 def manager_id_of(user: dict) -> str | None:

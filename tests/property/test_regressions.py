@@ -142,3 +142,56 @@ def test_user_who_lost_an_address_gets_it_when_the_holder_gives_it_up(acme, copi
     assert predicted == made
     assert acme.export()["hire1@contoso.example"]["m365_id"] == second
     assert full_run_changes(acme, copier) == ({}, [])
+
+
+# Soak finding (4d0f561, seed 1089597835, shrunk by hand): Graph hides a deleted manager from its reports and
+# shows it again on restore, with no change on the reports, so no delta brings them; the delta run left the
+# reports without the manager a full run gives them. Fixed by keeping the report's manager link while Graph
+# hides it, and reading the reports again when a delta round brings that manager back.
+@pytest.mark.parametrize("between", ["delta", "full"])
+@pytest.mark.parametrize("removal", ["deactivate", "delete"])
+def test_manager_restored_is_back_on_the_reports_in_a_delta_run(acme, copier, between, removal):
+    acme.configure(settings={"empty_values": "clear", "removal": removal})
+    acme.sync()
+    acme.sim.tenant.soft_delete(MANAGER)
+    acme.sync(full=between == "full")
+    assert acme.employee(REPORT).manager_name == ""
+    acme.sim.tenant.restore(MANAGER)
+
+    delta(acme)
+
+    assert acme.employee(REPORT).manager_name == "Jürgen Müller"
+    assert full_run_changes(acme, copier) == ({}, [])
+
+
+# The same soak run, second finding: the reports' manager was renamed while deleted and restored; the dry run
+# (which reads everyone) predicted the new address on the reports, the delta run did not write it.
+def test_dry_run_and_delta_run_agree_on_the_reports_of_a_restored_manager(acme, copier):
+    acme.configure(settings={"empty_values": "keep"})
+    acme.sync()
+    tenant = acme.sim.tenant
+    tenant.rename_address(MANAGER, mail="renamed.manager@contoso.example")
+    tenant.soft_delete(MANAGER)
+    acme.sync(full=True)
+    tenant.restore(MANAGER)
+
+    predicted, made = dry_then_run(acme)
+
+    assert predicted == made
+    assert acme.employee(REPORT).manager_email == "renamed.manager@contoso.example"
+    assert full_run_changes(acme, copier) == ({}, [])
+
+
+# Found while fixing the above: after a delta run cleared a deleted manager from its reports, the reports'
+# stored data still named it, so a later change to a report brought the leaver back from its stored employee.
+def test_report_changed_after_its_manager_left_gets_no_manager_back(acme, copier):
+    acme.configure(settings={"empty_values": "clear", "removal": "deactivate"})
+    acme.sync()
+    acme.sim.tenant.soft_delete(MANAGER)
+    delta(acme)
+    acme.sim.tenant.update_user(REPORT, jobTitle="Changed title")
+
+    delta(acme)
+
+    assert acme.employee(REPORT).manager_name == ""
+    assert full_run_changes(acme, copier) == ({}, [])
