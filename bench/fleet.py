@@ -274,7 +274,7 @@ def _machine_ticks() -> tuple[int, int]:
 class Meter:
     """Samples the worker process trees, the fleet database's PostgreSQL backends and the load, in a thread."""
 
-    def __init__(self, workers: list[WorkerProcess], simulator_pid: int, database: str, every: float = 0.2) -> None:
+    def __init__(self, workers: list[WorkerProcess], simulator_pid: int, database: str, every: float = 0.5) -> None:
         self.workers = workers
         self.simulator_pid = simulator_pid
         self.database = database
@@ -472,7 +472,7 @@ def run_round(config: Config, name: str, connection_ids: list[int], workers: lis
                 raise RuntimeError(f"a worker exited mid-round:\n{worker.log_path.read_text()[-3000:]}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"round {name}: {len(runs)} of {len(connection_ids)} runs after {timeout:.0f} s")
-        time.sleep(0.25)
+        time.sleep(1.0)  # the times come from the run rows; polling only notices the end
     measured = meter.stop()
     ended = [_utc(r["finished_at"]) for r in runs]
     started = [_utc(r["started_at"]) or _utc(r["finished_at"]) for r in runs]
