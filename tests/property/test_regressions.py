@@ -195,3 +195,25 @@ def test_report_changed_after_its_manager_left_gets_no_manager_back(acme, copier
 
     assert acme.employee(REPORT).manager_name == ""
     assert full_run_changes(acme, copier) == ({}, [])
+
+
+# Known gap, found while fixing the above (faadbb4): a report imported while its manager was deleted never had
+# its manager link (Graph named none), so nothing finds it when the manager is restored. Only Graph knows
+# (GET /users/{id}/directReports, which the simulator does not serve yet) and no delta marks a restore: the
+# fix needs that read for users a delta round brings back, and a record of which users were deleted.
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="reports never seen with their manager: needs "
+                   "directReports of a restored manager")
+def test_report_imported_while_its_manager_was_deleted_gets_the_manager_back(acme, copier):
+    acme.configure(settings={"empty_values": "clear"})
+    acme.sync()
+    tenant = acme.sim.tenant
+    hire = tenant.add_user({"userPrincipalName": "hire@contoso.example", "displayName": "Hire Person",
+                            "mail": "hire@contoso.example"})
+    tenant.set_manager(hire, uid(acme.sim, MANAGER))
+    tenant.soft_delete(MANAGER)
+    delta(acme)
+    tenant.restore(MANAGER)
+
+    delta(acme)
+
+    assert full_run_changes(acme, copier) == ({}, [])
