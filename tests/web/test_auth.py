@@ -160,9 +160,9 @@ def test_an_htmx_request_from_a_foreign_url_comes_back_to_a_local_path_only(clie
 def test_every_page_needs_a_signed_in_admin(app, client, admin):
     checked = []
     for endpoint, url in sample_urls(app, "GET", skip={"auth.signin", "auth.setup", "health.healthz", "static",
-                                                     "api.signature", "api.openapi", "addin.manifest_xml",
+                                                     "api.signature", "api.me_signature", "api.openapi", "addin.manifest_xml",
                                                      "addin.commands", "addin.taskpane", "addin.launchevent",
-                                                     "outlook_addin.allowed"}):
+                                                     "outlook_addin.allowed", "photos.serve"}):
         response = client.get(url)
         assert response.status_code == 302, (endpoint, url, response.status_code)
         assert urlsplit(response.headers["Location"]).path == "/signin"
