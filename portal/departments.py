@@ -21,7 +21,16 @@ from sqlmodel import Session
 from portal.employees.departments import DEPARTMENT_NAME_MAX, department_key
 from portal.employees.search import EmployeePage, fold, search_employees
 from portal.errors import AlreadyExists, InvalidValue, NotFound
-from portal.models import Department, EmployeeDepartment, Organization
+from portal.models import (
+    Department,
+    EmployeeDepartment,
+    Organization,
+    SignatureAssignment,
+    SignatureDepartmentOrder,
+)
+
+SIGNATURES_GO = ("Its signatures are no longer assigned (the signatures themselves stay): its members get those of "
+                 "their next department in the signature order, or the default.")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class DeleteImpact:
     members: int  # employees who lose this department (they themselves stay)
     synced_members: int  # of them, put there by the sync
     message: str
+    has_signatures: bool = False  # signatures assigned to it, unassigned with it
 
 
 def list_departments(session: Session, org: Organization) -> list[DepartmentView]:
@@ -119,18 +129,24 @@ def delete_impact(session: Session, org: Organization, department_id: int) -> De
     who = "no employee" if members == 0 else ("1 employee" if members == 1 else f"{members:,} employees")
     message = (f"Deleting “{department.name}” takes it away from {who}; the employees themselves stay, "
                "and nothing else is deleted.")
+    has_signatures = session.connection().execute(select(SignatureAssignment.id).where(
+        SignatureAssignment.department_id == department.id).limit(1)).first() is not None
+    if has_signatures:
+        message += f" {SIGNATURES_GO}"
     if department.source == "sync" or synced:
         message += (f" It comes from Microsoft 365: the next sync that assigns “{department.name}” creates it "
                     "again with its synced members.")
-    return DeleteImpact(department.name, department.source, members, synced, message)
+    return DeleteImpact(department.name, department.source, members, synced, message, has_signatures)
 
 
 def delete_department(session: Session, org: Organization, department_id: int) -> int:
-    """Delete a department and its memberships (never an employee); returns how many members lost it."""
+    """Delete a department, its memberships, its signatures and its place in the signature order (never an
+    employee nor a signature template); returns how many members lost it."""
     department = get_department(session, org, department_id)
-    removed = session.connection().execute(
-        delete(EmployeeDepartment).where(EmployeeDepartment.department_id == department.id)
-    ).rowcount
+    conn = session.connection()
+    removed = conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.department_id == department.id)).rowcount
+    conn.execute(delete(SignatureAssignment).where(SignatureAssignment.department_id == department.id))
+    conn.execute(delete(SignatureDepartmentOrder).where(SignatureDepartmentOrder.department_id == department.id))
     session.delete(department)
     session.flush()
     return removed

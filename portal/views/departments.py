@@ -135,7 +135,8 @@ def delete(department_id: int) -> Response:
     department = _department_or_404(department_id)
     impact = departments.delete_impact(session, org, department_id)
     if request.method == "GET":
-        return web.render("departments/delete.html", department=department, impact=impact)
+        return web.render("departments/delete.html", department=department, impact=impact,
+                          signatures_go=departments.SIGNATURES_GO)
     removed = departments.delete_department(session, org, department_id)
     audit.record(session, org.id, web.actor(), audit.Action.DEPARTMENT_DELETED,
                  f"Deleted the department “{impact.name}”; {removed:,} employee(s) lost it.",

@@ -145,3 +145,23 @@ def test_a_departments_page_shows_its_signatures_and_place_in_the_order(signed_i
     assert '<dd>2 of 3 (<a href="/departments/#signature-order">change</a>)</dd>' in facts
     page = signed_in.get(f"/departments/{ids['Sales']}").get_data(as_text=True)
     assert "New e-mails: none; replies and forwards: none" in re.sub(r"\s+", " ", page)
+
+
+def test_deleting_a_department_with_signatures_and_a_place_in_the_order(signed_in, csrf_token, db, org) -> None:
+    ids = _departments(db, org, "Sales", "Berlin")
+    standard = SignatureTemplate(organization_id=org.id, name="Standard", html="<p>{{ full_name }}</p>")
+    db.add(standard)
+    db.commit()
+    service.assign(db, org.id, f"department:{ids['Sales']}", "new", standard.id)
+    service.move(db, org.id, ids["Sales"], -1)  # every department placed
+    db.commit()
+    confirm = re.sub(r"\s+", " ", signed_in.get(f"/departments/{ids['Sales']}/delete").get_data(as_text=True))
+    assert "Its signatures are no longer assigned (the signatures themselves stay)" in confirm
+    token = csrf_token(signed_in, "/departments/")
+    response = signed_in.post(f"/departments/{ids['Sales']}/delete", data={"csrf_token": token})
+    assert response.status_code == 303
+    db.expire_all()
+    assert db.get(Department, ids["Sales"]) is None and db.get(SignatureTemplate, standard.id) is not None
+    assert service.department_rows(db, org.id)[0].department.name == "Berlin"
+    assert service.where_used(db, org.id, standard.id) == []
+    assert "Its signatures" not in signed_in.get(f"/departments/{ids['Berlin']}/delete").get_data(as_text=True)
