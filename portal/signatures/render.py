@@ -581,8 +581,11 @@ def compile_template(cleaned_html: str, text_override: str | None = None) -> Com
     escaped_only = _escaped_only(cleaned_html, html_source)
     try:
         if escaped_only is not None:
-            return Compiled(html_source, text_source, ESCAPED_ONLY_ENV.from_string(escaped_only),
-                            TEXT_ENV.from_string(text_source), sanitize_output=False)
+            try:
+                return Compiled(html_source, text_source, ESCAPED_ONLY_ENV.from_string(escaped_only),
+                                TEXT_ENV.from_string(text_source), sanitize_output=False)
+            except TemplateSyntaxError:
+                pass  # a rebuilt URL attribute Jinja does not take: render the template as written, nh3 after
         return Compiled(html_source, text_source, HTML_ENV.from_string(html_source),
                         TEXT_ENV.from_string(text_source))
     except TemplateSyntaxError as error:
@@ -662,6 +665,16 @@ def _markup_free(source: str) -> bool:
     return all(f.name in _PLAIN_FILTERS for f in tree.find_all(nodes.Filter))
 
 
+def _lexed_as_marked(source: str) -> bool:
+    """Jinja's own lexer finds text and tags where ``_JINJA_TAG`` does (what was cleaned and checked is what
+    renders): not so with {% raw %} (its tags are text to Jinja) or a '}}' inside a string literal."""
+    try:
+        data = [value.strip() for _, kind, value in HTML_ENV.lex(source) if kind == "data"]
+    except TemplateSyntaxError:
+        return False
+    return [d for d in data if d] == [part.strip() for part in _JINJA_TAG.split(source) if part.strip()]
+
+
 def _escaped_only(cleaned_html: str, html_source: str) -> str | None:
     """The template to render without the output pass (URL attributes rebuilt, static relative URLs dropped),
     or None when that is not provably safe (see the points above)."""
@@ -670,7 +683,7 @@ def _escaped_only(cleaned_html: str, html_source: str) -> str | None:
             return None  # point 1
     except TemplateProblem:
         return None
-    if not _markup_free(html_source):
+    if not _markup_free(html_source) or not _lexed_as_marked(html_source):
         return None
     tags: list[str] = []
 

@@ -115,13 +115,22 @@ def test_a_static_relative_url_goes_at_compile_time_as_the_output_pass_would_dro
     "<p>{{ first_name|e }}</p>",  # a value marked as escaped already
     "<p>{{ departments|join(', ') }}</p>",  # join makes markup under autoescape
     '<p title="{% if first_name %}{{ first_name }}{% endif %}">x</p>',  # a statement inside a tag
+    # Jinja's {% raw %} makes tags text: what was cleaned as a placeholder is written out as it stands
+    "<p>{{ first_name }}{% raw %}{{ '<script>alert(1)</script>' }}{% endraw %}</p>",
 ])
 def test_a_template_outside_the_proved_shape_keeps_the_output_pass(source: str) -> None:
     compiled = build(source)
     assert compiled.sanitize_output
     for payload in ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "red; background: url(x)"):
         out = render(compiled, context_for({"first_name": payload}, custom={"c": payload})).html
-        assert problems(out) == []
+        assert problems(out) == [] and "<script" not in out
+
+
+def test_whitespace_control_keeps_a_template_on_the_fast_path() -> None:
+    compiled = build("<p>{{- first_name -}} <b>{{ last_name }}</b>\n {%- if last_name %}!{% endif %}</p>")
+    assert not compiled.sanitize_output
+    out = render(compiled, context_for({"first_name": "Ada", "last_name": "<L>"})).html
+    assert out == "<p>Ada<b>&lt;L&gt;</b>!</p>"
 
 
 def test_a_stored_template_the_sanitizer_would_change_keeps_the_output_pass() -> None:
