@@ -141,8 +141,8 @@ def test_a_departments_page_shows_its_signatures_and_place_in_the_order(signed_i
     page = signed_in.get(f"/departments/{ids['Research']}").get_data(as_text=True)
     facts = re.sub(r"\s+", " ", page[page.index('<dl class="facts">'):page.index("</dl>")])
     assert "<dd>New e-mails: Standard; replies and forwards: as for new e-mails " \
-           '(<a href="/signatures/#departments">choose</a>)</dd>' in facts
-    assert '<dd>2 of 3 (<a href="/departments/#signature-order">change</a>)</dd>' in facts
+           '(<a href="/signatures/#departments">choose signatures</a>)</dd>' in facts
+    assert '<dd>2 of 3 (<a href="/departments/#signature-order">change the order</a>)</dd>' in facts
     page = signed_in.get(f"/departments/{ids['Sales']}").get_data(as_text=True)
     assert "New e-mails: none; replies and forwards: none" in re.sub(r"\s+", " ", page)
 
