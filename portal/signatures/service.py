@@ -17,6 +17,7 @@ from portal.models import (
     SignatureTemplate,
     utcnow,
 )
+from portal.photos import store as photo_store
 from portal.signatures import render as rendering
 from portal.signatures.resolve import COMPOSE
 
@@ -285,7 +286,7 @@ def members_sample(session: Session, organization_id: int, limit: int = 50) -> l
 
 
 def context_for_employee(session: Session, employee: Employee) -> dict:
-    """The placeholders' values for one stored employee: fields, custom, departments, the manager's fields."""
+    """The placeholders' values for one stored employee: fields, custom, departments, the manager's fields, photo."""
     departments = session.exec(select(Department.name).join(EmployeeDepartment,
                                                             EmployeeDepartment.department_id == Department.id)
                                .where(EmployeeDepartment.employee_id == employee.id)
@@ -297,4 +298,5 @@ def context_for_employee(session: Session, employee: Employee) -> dict:
         if manager_row is not None:
             manager = {name: getattr(manager_row, name) for name in rendering.MANAGER_FIELDS}
     fields = {name: getattr(employee, name) for name in rendering.EMPLOYEE_FIELDS}
-    return rendering.context_for(fields, custom=employee.custom, departments=list(departments), manager=manager)
+    return rendering.context_for(fields, custom=employee.custom, departments=list(departments), manager=manager,
+                                 photo_url=photo_store.signature_url(session, employee))
