@@ -547,12 +547,12 @@ def main(argv: list[str]) -> int:
     rounds = [r.strip() for r in args.rounds.split(",") if r.strip()]
     database_url = os.environ.get("FLEET_DATABASE_URL", DEFAULT_DB)
     results: list[Round] = []
-    with tempfile.TemporaryDirectory(prefix="sigsync-fleet-") as tmp, PrivateRedis() as redis:
+    with tempfile.TemporaryDirectory(prefix="sigsync-fleet-") as tmp:
         sim = SimulatorProcess(args.users, Path(tmp) / "sim")
         try:
             env = {**os.environ, **sim.env, "SIGSYNC_ENV": "development"}
             os.environ.update(sim.env)
-            config = replace(Config.from_env(), database_url=database_url, rq_queue="sigsync", redis_url=redis.url)
+            config = replace(Config.from_env(), database_url=database_url, rq_queue="sigsync")
             truth = None
             for count, preload in counts:
                 fresh_postgres(database_url)
@@ -564,7 +564,11 @@ def main(argv: list[str]) -> int:
                 truth = truth or tenant_truth(config, ids[0])
                 logs = Path(tmp) / f"workers-{count}{'-preloaded' * preload}"
                 logs.mkdir()
-                found = run_fleet(config, env, ids, truth, count, rounds, sim.proc.pid, args.users, logs, preload)
+                # A Redis per database too: the new database numbers its runs from 1 again, and re-enqueueing
+                # "sync-run-18" kept the finished job's expiry (its result's 500 s), so the queued job vanished.
+                with PrivateRedis() as redis:
+                    found = run_fleet(replace(config, redis_url=redis.url), env, ids, truth, count, rounds,
+                                      sim.proc.pid, args.users, logs, preload)
                 # Each round's row as it ends, so a long run interrupted later still has them.
                 problems = [p for r in found for p in r.problems]
                 print(*table(found).splitlines()[-len(found):], f"# problems: {problems[:5]}", sep="\n",
