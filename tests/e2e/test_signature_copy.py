@@ -37,6 +37,8 @@ READ_CLIPBOARD = """async () => {
 }"""
 # Chromium parses HTML handed to ClipboardItem in the page to sanitise it, and reports the signature's style
 # attributes against the portal's policy (style-src 'self'); what it puts on the clipboard keeps them (checked below).
+COPIED = re.compile(r"^Signature copied — paste it into")
+WAIT = 15_000  # ms for each expectation: the machine may be busy (expect's own default is 5 s)
 CHROMIUM_CLIPBOARD_NOTE = "Applying inline style violates the following Content Security Policy directive"
 
 
@@ -91,7 +93,7 @@ def _signature_page(tab, employee_id: int) -> None:
     """From the employee's page to their signatures, as an admin goes."""
     tab.goto(f"/employees/{employee_id}")
     tab.get_by_role("link", name="See this employee's signatures").click()
-    expect(tab.get_by_role("heading", level=1)).to_have_text("Signatures of Jörg <Größe>")
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Signatures of Jörg <Größe>", timeout=WAIT)
 
 
 def test_a_newcomer_designs_assigns_and_copies_a_signature_into_the_clipboard(clipboard_page, northwind, shots):
@@ -101,18 +103,18 @@ def test_a_newcomer_designs_assigns_and_copies_a_signature_into_the_clipboard(cl
     page.get_by_label("Name").fill("Northwind standard")
     page.get_by_label("HTML", exact=True).fill(SIGNATURE_HTML)
     page.get_by_role("button", name="Save signature").click()
-    expect(page.locator("#status")).to_contain_text("Signature “Northwind standard” saved.")
+    expect(page.locator("#status")).to_contain_text("Signature “Northwind standard” saved.", timeout=WAIT)
     page.get_by_role("link", name="Signatures", exact=True).first.click()
     page.get_by_label("New e-mails for Sales").select_option(label="Northwind standard")
     page.get_by_role("button", name="Save Sales").click()
-    expect(page.locator("#status")).to_contain_text("Signatures of department Sales saved.")
+    expect(page.locator("#status")).to_contain_text("Signatures of department Sales saved.", timeout=WAIT)
 
     _signature_page(page, northwind["employee"])
-    expect(page.get_by_test_id("reason-new")).to_have_text(re.compile("Department Sales"))
+    expect(page.get_by_test_id("reason-new")).to_have_text(re.compile("Department Sales"), timeout=WAIT)
     frame = page.frame_locator("[data-testid=signature-new]").locator("body")
-    expect(frame).to_contain_text("Jörg <Größe>")
+    expect(frame).to_contain_text("Jörg <Größe>", timeout=WAIT)
     page.get_by_role("button", name="Copy signature for new e-mails").click()
-    expect(page.get_by_test_id("copy-status-new")).to_have_text(re.compile(r"^Signature copied — paste it into"))
+    expect(page.get_by_test_id("copy-status-new")).to_have_text(COPIED, timeout=WAIT)
     copied = page.evaluate(READ_CLIPBOARD)
     assert "Jörg &lt;Größe&gt;" in copied["text/html"]  # the data escaped, never markup
     assert re.search(r'style="[^"]*color: ?#0b5394', copied["text/html"])  # the template's inline style
@@ -120,9 +122,9 @@ def test_a_newcomer_designs_assigns_and_copies_a_signature_into_the_clipboard(cl
     assert "Mobile" not in copied["text/html"]  # Jörg has no mobile: the line is gone
     assert copied["text/plain"] == "Jörg <Größe>\nHead of Sales\njorg@northwind-sig.example"
     page.get_by_text("Apple Mail", exact=True).click()  # a client's steps open in place
-    expect(page.get_by_text("Always match my default message font")).to_be_visible()
+    expect(page.get_by_text("Always match my default message font")).to_be_visible(timeout=WAIT)
     page.evaluate("window.scrollTo(0, 0)")  # a framed signature scrolled out of view is not painted in the shot
-    expect(frame).to_contain_text("Jörg <Größe>")
+    expect(frame).to_contain_text("Jörg <Größe>", timeout=WAIT)
     shots(page, "signature-copy")
     assert [e for e in page.console_errors if CHROMIUM_CLIPBOARD_NOTE not in e] == []
 
@@ -135,13 +137,13 @@ def test_without_clipboarditem_the_copy_event_carries_the_rich_signature(clipboa
     assert page.evaluate("typeof window.ClipboardItem") == "undefined"
     page.evaluate("navigator.clipboard.writeText('something else')")
     page.get_by_role("button", name="Copy signature for replies and forwards").click()
-    expect(page.get_by_test_id("copy-status-reply")).to_have_text(re.compile(r"^Signature copied — paste it into"))
+    expect(page.get_by_test_id("copy-status-reply")).to_have_text(COPIED, timeout=WAIT)
     copied = page.evaluate(READ_CLIPBOARD)
     assert "<b>Jörg &lt;Größe&gt;</b>" in copied["text/html"]
     assert copied["text/plain"].startswith("Jörg <Größe>\n")
 
     page.get_by_role("button", name="Copy HTML source for new e-mails").click()
-    expect(page.get_by_test_id("copy-status-new")).to_have_text(re.compile(r"^HTML source copied"))
+    expect(page.get_by_test_id("copy-status-new")).to_have_text(re.compile(r"^HTML source copied"), timeout=WAIT)
     copied = page.evaluate(READ_CLIPBOARD)
     assert list(copied) == ["text/plain"]
     assert copied["text/plain"] == page.get_by_label("HTML of the signature for new e-mails").input_value()
