@@ -20,6 +20,7 @@ expect = playwright_api.expect
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 pytestmark = pytest.mark.slow
+WAIT = 15_000  # ms for each expectation: the machine may be busy (expect's own default is 5 s)
 
 
 @pytest.fixture
@@ -65,18 +66,18 @@ def test_moving_a_department_by_keyboard_keeps_the_focus_and_announces_the_posit
 
     page.get_by_role("button", name="Move Sales up").focus()
     page.keyboard.press("Enter")
-    expect(status).to_have_text("Sales is now 2 of 3 in the signature order, above Research.")
+    expect(status).to_have_text("Sales is now 2 of 3 in the signature order, above Research.", timeout=WAIT)
     assert names() == ["Berlin", "Sales", "Research"]
-    expect(page.get_by_role("button", name="Move Sales up")).to_be_focused()
+    expect(page.get_by_role("button", name="Move Sales up")).to_be_focused(timeout=WAIT)
 
     page.keyboard.press("Enter")  # to the top: no "up" any more, the row's "down" keeps the focus
-    expect(status).to_have_text("Sales is now 1 of 3 in the signature order, above Berlin.")
+    expect(status).to_have_text("Sales is now 1 of 3 in the signature order, above Berlin.", timeout=WAIT)
     assert names() == ["Sales", "Berlin", "Research"]
-    expect(page.get_by_role("button", name="Move Sales down")).to_be_focused()
+    expect(page.get_by_role("button", name="Move Sales down")).to_be_focused(timeout=WAIT)
     assert page.evaluate("document.activeElement.id") == f"order-down-{sales}"
 
     page.keyboard.press("Enter")
-    expect(status).to_have_text("Sales is now 2 of 3 in the signature order, below Berlin.")
-    expect(page.get_by_role("button", name="Move Sales down")).to_be_focused()
+    expect(status).to_have_text("Sales is now 2 of 3 in the signature order, below Berlin.", timeout=WAIT)
+    expect(page.get_by_role("button", name="Move Sales down")).to_be_focused(timeout=WAIT)
     assert page.url == portal_url + "/departments/"  # htmx swapped the order in place: no page load
     assert page.problems == []
