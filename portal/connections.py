@@ -17,10 +17,11 @@ from sqlmodel import select as sqlmodel_select
 
 from config import Config
 from portal.configuration import store_config
+from portal.employees.deletion import delete_employees
 from portal.errors import SigsyncError
 from portal.m365.auth import TokenProvider
 from portal.m365.graph import GraphClient
-from portal.models import Connection, Employee, EmployeeDepartment, GroupMember, Organization, utcnow
+from portal.models import Connection, Employee, GroupMember, Organization, utcnow
 from portal.sync.config import config_hash, default_config, export_config, parse_config
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,7 @@ def disconnect(engine: Engine, connection: Connection, *, keep_employees: bool) 
         deleted = 0
         if not keep_employees:
             doomed = select(Employee.id).where(*linked, Employee.created_by_sync.is_(True))
-            conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(doomed)))
-            deleted = conn.execute(delete(Employee).where(*linked, Employee.created_by_sync.is_(True))).rowcount
+            deleted = delete_employees(conn, doomed)
         unlinked = conn.execute(
             update(Employee).where(*linked).values(
                 m365_id=None, source="manual", manager_m365_id=None, synced_values={}, m365_snapshot={},

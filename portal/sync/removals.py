@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 
+from portal.employees.deletion import delete_employees
 from portal.errors import SigsyncError
-from portal.models import Employee, EmployeeDepartment, SyncDecision, SyncRun, utcnow
+from portal.models import Employee, SyncDecision, SyncRun, utcnow
 from portal.sync import dryrun, lock
 from portal.sync.writer import Decision, insert_decisions
 
@@ -89,8 +90,7 @@ def _apply_chunk(conn: DBConnection, removals: list[Removal], action: str, dry_r
                      employee_id=r.employee_id) for r in to_unlink]
     if to_delete:
         del_ids = [r.employee_id for r in to_delete]
-        conn.execute(delete(EmployeeDepartment).where(EmployeeDepartment.employee_id.in_(del_ids)))
-        conn.execute(delete(Employee).where(Employee.id.in_(del_ids)))
+        delete_employees(conn, del_ids)
         decisions += [Decision("deleted", r.m365_id, r.email, r.reason) for r in to_delete]
     if to_deactivate:
         conn.execute(
