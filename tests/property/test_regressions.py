@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from sqlalchemy import update
 
+from portal.models import Organization
 from tests.engine.support import differences, uid
 from tests.property.oracle import ALTERING, PREDICTED_FOR_DELTA, decision_keys, decisions, full_run_on_copy
 
@@ -213,6 +215,27 @@ def test_report_imported_while_its_manager_was_deleted_gets_the_manager_back(acm
     tenant.soft_delete(MANAGER)
     delta(acme)
     tenant.restore(MANAGER)
+
+    delta(acme)
+
+    assert full_run_changes(acme, copier) == ({}, [])
+
+
+# Soak finding (faadbb4, seed 2855672596): with every seat taken, a delta run refused a new user its seat
+# ("seat_limit") and then removed a leaver, which freed one; the next (full) run imports the user, so a full
+# run right after the delta run still creates it. A full run from the same state refuses it too (seats are
+# handed out before removals): the fix is to count the seats a run's own removals free. Not fixed yet.
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="seats freed by a run's removals go unused")
+def test_seat_freed_by_a_leaver_goes_to_the_user_waiting_in_the_same_run(acme, copier):
+    acme.configure(settings={"removal": "delete"})
+    acme.sync()
+    billed = sum(1 for row in acme.export().values() if row["status"] in ("active", "paused"))
+    with acme.engine.begin() as conn:
+        conn.execute(update(Organization).where(Organization.id == acme.org.id).values(seats=billed))
+    tenant = acme.sim.tenant
+    tenant.add_user({"userPrincipalName": "hire@contoso.example", "displayName": "Hire Person",
+                     "mail": "hire@contoso.example"})
+    tenant.soft_delete("Alexey.Kuznetsov@contoso.example")
 
     delta(acme)
 
