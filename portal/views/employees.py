@@ -14,6 +14,7 @@ from portal.employees import bulk, provenance, records, search
 from portal.employees.fields import CUSTOM_KEY_PATTERN, CUSTOM_PREFIX, EMPLOYEE_FIELDS, clean_fields, department_key
 from portal.errors import AlreadyExists, InvalidTransition, InvalidValue, SeatLimitReached
 from portal.models import Employee
+from portal.signatures import resolve as signature_resolve
 
 bp = Blueprint("employees", __name__, url_prefix="/employees")
 
@@ -215,6 +216,7 @@ def detail(employee_id: int) -> Response:
                                             limit=DECISIONS_PER_PAGE)
     context = _detail_context(employee)
     context.update(
+        signatures=_signatures_that_apply(employee),
         history=history,
         older_url=url_for("employees.detail", employee_id=employee.id, before=history.older, _anchor="decisions")
         if history.older else None,
@@ -279,6 +281,24 @@ def _detail_context(employee: Employee) -> dict[str, Any]:
         "state_actions": STATE_ACTIONS.get(employee.status, ()),
         "state_words": STATE_WORDS.get(employee.status, ""),
     }
+
+
+@dataclass(frozen=True)
+class AppliedSignature:
+    """One row of the employee page's Signatures table: for which mail, which signature, and why."""
+
+    label: str
+    name: str | None
+    reason: str
+
+
+def _signatures_that_apply(employee: Employee) -> list[AppliedSignature]:
+    session, org = web.db_session(), web.current_org()
+    resolved = signature_resolve.for_employee(session, org.id, employee.id)
+    names = signature_resolve.template_names(session, org.id)
+    labels = {"new": "New e-mails", "reply": "Replies and forwards"}
+    return [AppliedSignature(labels[compose], names.get(r.template_id) if r.template_id else None, r.reason)
+            for compose, r in resolved.items()]
 
 
 # -- add and edit ---------------------------------------------------------------------------------

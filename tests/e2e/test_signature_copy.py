@@ -92,7 +92,7 @@ def _ensure_signature(stack, northwind: dict[str, int]) -> None:
 def _signature_page(tab, employee_id: int) -> None:
     """From the employee's page to their signatures, as an admin goes."""
     tab.goto(f"/employees/{employee_id}")
-    tab.get_by_role("link", name="See this employee's signatures").click()
+    tab.get_by_role("link", name="See the signatures ready to copy").click()
     expect(tab.get_by_role("heading", level=1)).to_have_text("Signatures of Jörg <Größe>", timeout=WAIT)
 
 
