@@ -88,6 +88,10 @@ def _watch(scheduler: multiprocessing.process.BaseProcess, crashed: threading.Ev
 
 def run_rq_worker(config: Config) -> None:
     """The RQ worker on the sync queue, in this process."""
+    # RQ forks a process for every job: importing the job's code once here, before the forks, spares
+    # every run importing it again (about 1.7 s of CPU per run in `python -m bench fleet`).
+    import portal.jobs  # noqa: F401
+
     redis = Redis.from_url(config.redis_url)
     worker = Worker([Queue(config.rq_queue, connection=redis)], connection=redis)
     log.info("Worker listening on queue %r", config.rq_queue)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from types import TracebackType
 
 from redis import Redis
@@ -77,7 +78,9 @@ def enqueue_run(config: Config, run_id: int) -> None:
         # Bounded waits: a Redis host that does not answer at all must not hang "Sync now" for minutes.
         redis = Redis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=10)
         queue = Queue(config.rq_queue, connection=redis)
-        queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=job_id_for(run_id))
+        with get_engine(config.database_url).connect() as conn:
+            created_at = conn.execute(select(SyncRun.created_at).where(SyncRun.id == run_id)).scalar_one()
+        queue.enqueue(sync_job, run_id, job_timeout=SYNC_JOB_TIMEOUT, job_id=job_id_for(run_id, created_at))
     except RedisError as exc:
         # A run no worker will ever see must not sit "queued" for ever.
         fail_run(get_engine(config.database_url), run_id, "The job queue (Redis) is unreachable, so no worker "
@@ -85,9 +88,16 @@ def enqueue_run(config: Config, run_id: int) -> None:
         raise QueueUnavailable(str(exc)) from None
 
 
-def job_id_for(run_id: int) -> str:
-    """The RQ job id of a run (the scheduler looks it up to tell a lost run from a waiting one)."""
-    return f"sync-run-{run_id}"
+def job_id_for(run_id: int, created_at: datetime) -> str:
+    """The RQ job id of a run (the scheduler looks it up to tell a lost run from a waiting one).
+
+    The run's creation time is part of it: run ids start again at 1 in another database on the same
+    Redis (a second installation, a restored backup, CI on two databases), and RQ gives a job that
+    reuses a finished job's id that job's expiry, so the queued run would vanish from Redis.
+    """
+    if created_at.tzinfo is None:  # SQLite hands back naive datetimes; every stored time is UTC
+        created_at = created_at.replace(tzinfo=UTC)
+    return f"sync-run-{run_id}-{int(created_at.timestamp() * 1_000_000)}"
 
 
 class Heartbeat:

@@ -295,7 +295,7 @@ class Scheduler:
             return None
         if now - runs._aware(row.created_at) <= UNCLAIMED_AFTER or redis is None:
             return None  # still waiting its turn, or we cannot look at the queue now
-        return ABANDONED_QUEUED if not _job_alive(redis, row.id) else None
+        return ABANDONED_QUEUED if not _job_alive(redis, row.id, row.created_at) else None
 
     def _abandon(self, row: Any, error: str, now: datetime) -> bool:
         beat = SyncRun.heartbeat_at.is_(None) if row.heartbeat_at is None else SyncRun.heartbeat_at == row.heartbeat_at
@@ -331,10 +331,10 @@ class Scheduler:
         return redis
 
 
-def _job_alive(redis: Redis, run_id: int) -> bool:
+def _job_alive(redis: Redis, run_id: int, created_at: datetime) -> bool:
     """Whether RQ still has the run's job waiting or running."""
     try:
-        status = Job.fetch(job_id_for(run_id), connection=redis).get_status()
+        status = Job.fetch(job_id_for(run_id, created_at), connection=redis).get_status()
     except NoSuchJobError:
         return False
     return status in ("queued", "started", "deferred", "scheduled")

@@ -58,7 +58,8 @@ def test_consent_revoked_mid_run_fails_it_once_and_the_dashboard_asks_for_a_reco
     # Not retried: the job failed once in RQ, nothing waits to run it again, no other run was made.
     redis = Redis.from_url(queued.config.redis_url)
     queue = Queue(queued.config.rq_queue, connection=redis)
-    wait_for(lambda: job_id_for(run_id) in FailedJobRegistry(queue=queue).get_job_ids(), 30, "RQ to record it")
+    job_id = job_id_for(run_id, failed.created_at)
+    wait_for(lambda: job_id in FailedJobRegistry(queue=queue).get_job_ids(), 30, "RQ to record it")
     assert queued.connection_row().lock_run_id is None  # the job is over: its lock is given back
     assert queue.count == 0 and ScheduledJobRegistry(queue=queue).count == 0
     assert StartedJobRegistry(queue=queue).count == 0
