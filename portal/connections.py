@@ -81,6 +81,21 @@ def _refuse_second_connection(conn: DBConnection, organization_id: int) -> None:
     raise ConnectionProblem(f"Already connected to tenant {live.tenant_id}. Disconnect first.")
 
 
+def refuse_tenant_of_another_organisation(session: Session, organization_id: int, tenant_id: str) -> None:
+    """A tenant is connected to one organisation at a time.
+
+    The tenant id of an admin-consent answer comes back in a redirect anyone can edit, and Sigsync's app
+    reads every tenant that consented to it: without this, an admin of one organisation could attach
+    another organisation's tenant (its directory, and its employees' signatures in the Outlook add-in).
+    """
+    taken = session.exec(sqlmodel_select(Connection.id).where(
+        func.lower(Connection.tenant_id) == tenant_id.strip().lower(),
+        Connection.organization_id != organization_id, Connection.state != "disconnected")).first()
+    if taken is not None:
+        raise ConnectionProblem(f"Microsoft 365 tenant {tenant_id.strip()} is already connected to another Sigsync "
+                                "organisation. A tenant can be connected to one organisation at a time.")
+
+
 def _store_new(engine: Engine, org: Organization, tenant_id: str, mode: str, connected_by: str,
                token_cache: bytes | None) -> Connection:
     cfg = default_config(org.timezone)

@@ -44,6 +44,8 @@ _NOT_ACTIVE = {
     "disconnected": "Your organisation has disconnected Microsoft 365 from Sigsync; the Outlook add-in works "
                     "only while the user sync is active.",
 }
+_TENANT_SHARED = ("Your Microsoft 365 tenant is connected to more than one Sigsync organisation, so Sigsync "
+                  "cannot tell whose signature you get. An administrator must disconnect it from all but one.")
 _EXTENSION = "sigsync.entra_tokens"
 
 
@@ -91,13 +93,17 @@ def _answer() -> Response:
         response = _problem(503, f"Sigsync cannot check the sign-in right now; try again shortly. {down}")
         response.headers["Retry-After"] = "30"
         return response
-    active = [c.organization_id for c in connections if c.state == "active"]
-    if not active:
-        return _problem(409, _NOT_ACTIVE.get(connections[0].state, _NOT_ACTIVE["disconnected"]))
+    # One organisation speaks for a tenant: with two, one could put its signature into the other's mail.
+    live = {c.organization_id: c for c in connections if c.state != "disconnected"}
+    if len(live) > 1:
+        return _problem(409, _TENANT_SHARED)
+    owner = next(iter(live.values()), connections[0])
+    if owner.state != "active":
+        return _problem(409, _NOT_ACTIVE.get(owner.state, _NOT_ACTIVE["disconnected"]))
     compose = request.args.get("compose", "new")
     if compose not in COMPOSE:
         return _problem(400, "compose must be 'new', 'reply' or 'forward'.")
-    employee = session.exec(select(Employee).where(Employee.organization_id.in_(active),
+    employee = session.exec(select(Employee).where(Employee.organization_id == owner.organization_id,
                                                    Employee.m365_id == user.object_id)).first()
     if employee is None or employee.status not in SERVED_STATUSES:
         return _problem(404, "Sigsync has no signature for you: the Microsoft 365 user sync does not include you, "

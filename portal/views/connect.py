@@ -195,6 +195,7 @@ def _store(reconnect_id: int | None, tenant_id: str, mode: str, token_cache: byt
     """Save the connection (new, or the one that needed consent) and its audit event."""
     session, org, config = web.db_session(), web.current_org(), web.app_config()
     engine = get_engine(config.database_url)
+    connections.refuse_tenant_of_another_organisation(session, org.id, tenant_id)
     if reconnect_id is not None:
         if mode == "app":  # proves the admin consent covers reading users before anything is stored
             session.commit()  # no transaction open while Microsoft is asked

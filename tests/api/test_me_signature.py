@@ -318,3 +318,34 @@ def test_a_token_from_the_real_sign_in_flow_is_accepted(api, people, sim, sim_ht
     result = app.acquire_token_by_auth_code_flow(flow, redirect_params(answer))
     got = api.get(URL, headers=bearer(result["access_token"]))
     assert got.status_code == 200 and got.get_json()["email"] == "ada@acme.example"
+
+
+def test_a_tenant_connected_to_two_organisations_serves_neither(api, people, issue, db, sim):
+    """Another organisation on the same tenant, with an employee of the person's oid and a phishing default,
+    must never put its signature into this organisation's mail, whether the real owner is active or paused."""
+    from portal.models import SignatureAssignment, SignatureTemplate
+    from portal.organizations import create_organization
+
+    other = create_organization(db, "other", "Other Ltd")
+    db.commit()
+    db.add(Connection(organization_id=other.id, tenant_id=sim.sim.settings.tenant_id, state="active"))
+    phishing = SignatureTemplate(organization_id=other.id, name="Other",
+                                 html='<p><a href="https://phish.example/login">Reset your password</a></p>')
+    db.add(phishing)
+    db.commit()
+    db.add(SignatureAssignment(organization_id=other.id, target="default", compose="new", template_id=phishing.id))
+    db.add(Employee(organization_id=other.id, email="ada@acme.example", status="active", source="m365",
+                    m365_id=people["ada"]))
+    db.commit()
+    token = issue(people["ada"])
+
+    both = api.get(URL, headers=bearer(token))
+    assert both.status_code == 409 and "more than one Sigsync organisation" in both.get_json()["error"]
+    ours = db.exec(select(Connection).where(Connection.organization_id != other.id)).one()
+    ours.state = "paused"
+    db.commit()
+    paused = api.get(URL, headers=bearer(token))
+    assert paused.status_code == 409 and "phish" not in paused.get_data(as_text=True)
+    ours.state = "disconnected"  # the other organisation is now the only one connected: its data is its own
+    db.commit()
+    assert api.get(URL, headers=bearer(token)).get_json()["signature"] == "Other"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 from sqlmodel import select
@@ -346,3 +346,26 @@ def test_another_organisations_admin_sees_nothing_of_this_connection(
     assert sim_server.sim.settings.tenant_id not in page and "Connect with Microsoft</button>" in page
     assert other.get("/connect/disconnect").status_code == 303  # nothing of theirs to disconnect
     assert live(db, org).state == "active"
+
+
+def test_a_tenant_connected_to_another_organisation_is_refused(signed_in, db, org, other_org, other_org_admin,
+                                                               sim_server, browser, app):
+    """The tenant id in an admin-consent answer is only a query parameter: another organisation's admin who
+    edits it to this organisation's tenant must not get its directory (or its employees' signatures)."""
+    tenant = sim_server.sim.settings.tenant_id
+    answer = accept_on_consent_page(sim_server, browser, start(signed_in, "/connect/app", tenant=tenant)
+                                    .headers["Location"])
+    assert signed_in.get("/connect/callback", query_string=answer).status_code == 303
+    assert live(db, org).tenant_id == tenant
+
+    other = app.test_client()
+    AuthActions(other).sign_in(OTHER_ADMIN_EMAIL, OTHER_ADMIN_PASSWORD)
+    started = start(other, "/connect/app", tenant="fabrikam.example")  # any tenant: only the state matters
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    forged = other.get("/connect/callback", query_string={"admin_consent": "True", "tenant": tenant,
+                                                          "state": state})
+    page = forged.get_data(as_text=True)
+    assert forged.status_code == 409
+    assert "already connected to another Sigsync organisation" in page
+    assert live(db, other_org) is None
+    assert live(db, org).state == "active"  # the rightful connection is untouched
