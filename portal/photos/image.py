@@ -19,6 +19,9 @@ from PIL import Image, ImageOps
 MAX_BYTES = 4 * 1024 * 1024  # Entra ID's own limit for a profile photo
 MAX_SIDE = 648  # the largest size Microsoft 365 keeps for a profile photo; plenty for a signature
 MAX_PIXELS = 40_000_000  # e.g. 8,000 × 5,000; decoding more than this is refused, whatever the file's size
+# PNG and GIF decode at full size (a JPEG is decoded at 1/2…1/8 scale): 16 million RGBA pixels are already
+# ~650 MB while resizing, from a file of a few hundred KB. 4,000 × 4,000 is far beyond any profile photo.
+MAX_PIXELS_FULL_DECODE = 16_000_000
 JPEG_QUALITY = 85
 CONTENT_TYPE = "image/jpeg"
 
@@ -61,9 +64,10 @@ def prepare_photo(data: bytes) -> bytes:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[kind]) as opened:
                 width, height = opened.size  # from the header: nothing decoded yet
-                if width < 1 or height < 1 or width * height > MAX_PIXELS:
+                limit = MAX_PIXELS if kind == "JPEG" else MAX_PIXELS_FULL_DECODE
+                if width < 1 or height < 1 or width * height > limit:
                     raise PhotoProblem(
-                        f"The image says it is {width:,} × {height:,} pixels; at most {MAX_PIXELS // 1_000_000} "
+                        f"The image says it is {width:,} × {height:,} pixels; at most {limit // 1_000_000} "
                         f"million pixels can be read. Make it smaller ({MAX_SIDE} × {MAX_SIDE} is plenty).")
                 if kind == "JPEG":
                     opened.draft(None, (MAX_SIDE, MAX_SIDE))  # decode a large JPEG at 1/2…1/8 scale

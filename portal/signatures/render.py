@@ -296,6 +296,13 @@ def prepare(source: str, *, text: bool = False) -> Prepared:
             "allowed). Put placeholders in text or inside an attribute's value, such as href=\"…\".",
             _line_of(source, tags[missing]))
     restored = _MARKER.sub(lambda m: tags[int(m.group(1))], cleaned)
+    # Cleaning decodes character references: "&#123;% macro %&#125;" would come out as a Jinja tag that
+    # no check above saw. What is stored holds exactly the tags that were typed and checked, or nothing.
+    stored_tags = [t for t in _JINJA_TAG.findall(restored) if not t.startswith("{#")]
+    if stored_tags != tags or re.search(r"\{[{%#]", _JINJA_TAG.sub("", restored)):
+        raise TemplateProblem("The template writes { or } as HTML character references (such as &#123;), which "
+                              "would turn into placeholder syntax. Type { and } as they are.")
+    _check_jinja(env, restored)
     return Prepared(restored, _normalized(restored) != _normalized(_JINJA_TAG.sub(_keep_non_comment, source)))
 
 

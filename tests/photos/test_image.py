@@ -102,3 +102,13 @@ def test_an_image_claiming_too_many_pixels_is_refused_from_its_header(width: int
     with pytest.raises(PhotoProblem) as caught:
         prepare_photo(data)
     assert "pixels" in str(caught.value) or "cannot be read" in str(caught.value)
+
+
+def test_a_png_is_held_to_the_full_decode_limit_a_jpeg_of_the_same_size_is_not() -> None:
+    """PNG and GIF decode at full size: 6,324 × 6,324 (40 million pixels of RGBA) peaked at 665 MB. A JPEG
+    that large is decoded at reduced scale and stays allowed (a camera's photo)."""
+    with pytest.raises(PhotoProblem, match="at most 16 million"):
+        prepare_photo(_png_header_only(6_324, 6_324))
+    jpeg = image_bytes("JPEG", (6_000, 4_000), colour=(90, 90, 90))
+    assert len(jpeg) <= MAX_BYTES
+    assert prepare_photo(jpeg).startswith(b"\xff\xd8")
