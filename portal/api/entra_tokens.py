@@ -37,6 +37,9 @@ from portal.m365.transport import PinnedSession
 LEEWAY = 60  # seconds of clock skew allowed on exp and nbf
 KEYS_MAX_AGE = 24 * 3600  # a JWKS is fetched again after a day even without an unknown kid
 METADATA_MAX_AGE = 24 * 3600
+# After Entra ID's metadata could not be read, requests for that tenant are answered 503 from memory for this
+# long: tenant ids are public, so anyone could otherwise make every request wait on an outbound fetch.
+METADATA_FAILURE_MEMORY = 30
 MIN_REFRESH_INTERVAL = 300  # seconds between refreshes forced by an unknown kid, per issuer
 MAX_TOKEN_CHARS = 16_000  # Entra's access tokens are a few kB; anything far larger is not one
 REQUIRED_CLAIMS = ["exp", "nbf", "iat", "iss", "aud", "tid", "oid", "ver"]
@@ -130,6 +133,7 @@ class TokenValidator:
         self._ca_bundle = ca_bundle
         self._ssl = ssl.create_default_context(cafile=ca_bundle or None)
         self._metadata: dict[str, tuple[float, str]] = {}  # tenant -> (fetched at, jwks_uri)
+        self._metadata_failed: dict[str, tuple[float, str]] = {}  # tenant -> (failed at, why)
         self._keys: dict[str, _IssuerKeys] = {}  # jwks_uri -> keys
         self._lock = threading.Lock()
 
@@ -182,6 +186,12 @@ class TokenValidator:
             cached = self._metadata.get(tenant_id)
         if cached is not None and self.clock() - cached[0] < METADATA_MAX_AGE:
             return cached[1]
+        with self._lock:
+            failed = self._metadata_failed.get(tenant_id)
+        if failed is not None and self.clock() - failed[0] < METADATA_FAILURE_MEMORY:
+            if cached is not None:
+                return cached[1]  # an older answer beats none while Entra ID is down
+            raise IdentityUnavailable(failed[1])
         url = f"{self.authority_host}/{tenant_id}/v2.0/.well-known/openid-configuration"
         try:
             with PinnedSession(self._ca_bundle, (min(10.0, self.timeout), self.timeout)) as http:
@@ -189,8 +199,12 @@ class TokenValidator:
             answer.raise_for_status()
             metadata = answer.json()
         except (requests.RequestException, ValueError) as exc:
-            raise IdentityUnavailable(f"Entra ID's OpenID configuration could not be read ({type(exc).__name__}).") \
-                from None
+            why = f"Entra ID's OpenID configuration could not be read ({type(exc).__name__})."
+            with self._lock:
+                self._metadata_failed[tenant_id] = (self.clock(), why)
+            if cached is not None:
+                return cached[1]
+            raise IdentityUnavailable(why) from None
         metadata = metadata if isinstance(metadata, dict) else {}
         jwks_uri = metadata.get("jwks_uri")
         if metadata.get("issuer") != issuer or not isinstance(jwks_uri, str) or not jwks_uri.startswith("https://"):

@@ -349,3 +349,18 @@ def test_a_tenant_connected_to_two_organisations_serves_neither(api, people, iss
     ours.state = "disconnected"  # the other organisation is now the only one connected: its data is its own
     db.commit()
     assert api.get(URL, headers=bearer(token)).get_json()["signature"] == "Other"
+
+
+def test_entra_down_is_remembered_briefly_so_requests_do_not_each_wait_on_it(api_config, people, issue, sim):
+    """Tenant ids are public: while Entra ID's metadata cannot be read, each request must not fetch it again."""
+    from simulator.faults import Fault
+
+    metadata = f"/{sim.sim.settings.tenant_id}/v2.0/.well-known/openid-configuration"
+    sim.sim.faults.add(Fault("unavailable", status=503, surface="identity", path_prefix=metadata))
+    try:
+        fresh = create_app(api_config).test_client()  # its own key cache: nothing fetched yet
+        answers = [fresh.get(URL, headers=bearer(issue(people["ada"]))).status_code for _ in range(3)]
+    finally:
+        sim.sim.faults.clear()
+    assert answers == [503, 503, 503]
+    assert len([i for i in sim.sim.log.items("identity") if i.path == metadata]) == 1
