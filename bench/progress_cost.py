@@ -3,8 +3,9 @@
     python -m bench.progress_cost [--users 20000] [--db sqlite|postgresql] [--watchers 3]
 
 One first (full) run against the simulator, in this process, as the worker runs it. The engine is not
-changed: its bookkeeping methods are timed by wrapping them (``_Run._update_run`` after each page: the run
-row's done/counts/heartbeat; ``_Run._check_lock``: the lock renewal that goes with it). Meanwhile
+changed: its bookkeeping methods are timed by wrapping them (``_Run._heartbeat_in``: the run row's
+done/counts/heartbeat written in each page's transaction; ``_Run._update_run``: phase changes;
+``_Run._check_lock``: lock renewals outside a page). Meanwhile
 ``--watchers`` threads read what the live panel reads, once a second each, exactly as the portal does
 (portal.runs.get_run + latest_decisions), and their query times are reported.
 Prints one JSON line.
@@ -87,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     with engine.begin() as conn:
         connection = connections.live_connection(conn, org.id)
 
-    row_writes, lock_renewals = Timer(), Timer()
+    row_writes, lock_renewals, page_progress = Timer(), Timer(), Timer()
     row_writes.wrap(sync_engine._Run, "_update_run")
     lock_renewals.wrap(sync_engine._Run, "_check_lock")
+    page_progress.wrap(sync_engine._Run, "_heartbeat_in")  # the run row written in each page's transaction
 
     run_id = sync_engine.create_run(engine, connection.id, trigger="cli", full=True)
     stop = threading.Event()
@@ -122,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
         "run_row_writes": row_writes.calls, "run_row_write_s": round(row_writes.seconds, 3),
         "run_row_share_pct": round(100 * row_writes.seconds / wall, 3),
         "lock_renewals": lock_renewals.calls, "lock_renewal_s": round(lock_renewals.seconds, 3),
-        "with_lock_share_pct": round(100 * (row_writes.seconds + lock_renewals.seconds) / wall, 3),
+        "page_progress_writes": page_progress.calls, "page_progress_s": round(page_progress.seconds, 3),
+        "with_lock_share_pct": round(100 * (row_writes.seconds + lock_renewals.seconds + page_progress.seconds)
+                                     / wall, 3),
         "watchers": args.watchers, "panel_reads": len(polls),
         "panel_read_p50_ms": round(1000 * statistics.median(polls), 2) if polls else None,
         "panel_read_p95_ms": round(1000 * polls[int(len(polls) * 0.95)], 2) if polls else None,
