@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.engine import Engine
 
@@ -212,6 +212,8 @@ class _Run:
         self.departments = DepartmentCache(self.org.id)
         seats_left = None if self.org.seats is None else max(0, self.org.seats - seats_taken)
         self.seats = SeatAllocator(seats_left)
+        self.seats_created = 0  # users created by the seat flush
+        self.seats_freed = 0  # billable employees this run's removals deleted
         self.chunk_seen: set[int] = set()  # employees planned in this run, among the chunk's (dry runs: marks)
         self.chunk_addresses: list[str] = []  # the addresses the chunk's users have (primary and other)
         # Addresses taken and given up by users already planned: for the chunk being planned (later chunks
@@ -260,6 +262,7 @@ class _Run:
             self._recall_address_losers()
         self._settle_addresses()
         self._flush_seats()
+        self._give_freed_seats()
         self._complete_deferred_reports()
         self._refresh_reports()
         self._finish_ok(mode, delta_link, held)
@@ -579,9 +582,51 @@ class _Run:
                 for new in chunk:
                     new.values["photo"] = photos.get(new.values["m365_id"])
             with self.engine.begin() as conn:
-                self._write(conn, self._seat_winners(conn, chunk))
+                changes = self._seat_winners(conn, chunk)
+                self.seats_created += len(changes.creates)
+                self._write(conn, changes)
                 self._heartbeat_in(conn)
             self.progress(self.tally.done, self.total, "users")
+
+    def _give_freed_seats(self) -> None:
+        """Give the seats still free after the flush to the users this run refused one, lowest e-mail first.
+
+        Seats are handed out before removals (a full run knows its leavers only once every page was read), so a
+        run that refuses users and then deletes leavers ends with seats a full run from here would give them.
+        The allocator's rule (lowest addresses) over the refused users gives what that full run gives: they are
+        read again from Graph by id and planned as any user is, with at most ``spare`` held. A user that gets
+        its seat loses its "seat limit" decision (the plan writes its own); a dry run predicts the same.
+        """
+        refused = self.tally.counts.get("seat_limit", 0)
+        if self.seats.unlimited or not refused:
+            return
+        # Deactivated and unlinked employees keep their seat (see BILLABLE_STATUSES); deleted ones free it.
+        spare = (self.seats.seats or 0) - self.seats_created + self.seats_freed
+        if spare <= 0:
+            return
+        with self.engine.begin() as conn:
+            waiting = conn.execute(
+                select(SyncDecision.m365_id, SyncDecision.email).distinct().where(
+                    SyncDecision.run_id == self.run.id, SyncDecision.kind == "seat_limit",
+                    SyncDecision.m365_id != "")
+                .order_by(SyncDecision.email, SyncDecision.m365_id).limit(spare)).all()
+            ids = [uid for uid, _email in waiting]
+            if not ids:
+                return
+            self._hold_lock(conn)
+            dropped = conn.execute(delete(SyncDecision).where(
+                SyncDecision.run_id == self.run.id, SyncDecision.kind == "seat_limit",
+                SyncDecision.m365_id.in_(ids))).rowcount
+        self.tally.counts["seat_limit"] = refused - dropped
+        if not self.tally.counts["seat_limit"]:
+            del self.tally.counts["seat_limit"]
+        self.seats = SeatAllocator(spare)
+        self.seats_created = self.seats_freed = 0
+        self.processed_ids.difference_update(ids)
+        self.settling = True  # every page was read: an address's holder is known by now, no more waiting
+        self._process(self._fetch_users(ids), full=False, counted=False, read_photos=False)
+        self.settling = False
+        self._flush_seats()
 
     def _seat_winners(self, conn: DBConnection, winners: list[NewEmployee]) -> PageChanges:
         """The waiting users to create now; an address an employee took meanwhile is that employee's."""
@@ -914,6 +959,8 @@ class _Run:
             else:
                 decisions = removals.apply(conn, candidates, action)
                 insert_decisions(conn, self.run.id, decisions)
+            if verdict != "hold":  # candidates are active (billable): deleting one frees its seat
+                self.seats_freed += sum(1 for d in decisions if d.kind == "deleted")
                 if mode == "delta":  # the address of an employee removed (or unlinked) may go to another user
                     self.given_up.update(d.email for d in decisions if d.email)
         self.tally.add(decisions)

@@ -222,10 +222,9 @@ def test_report_imported_while_its_manager_was_deleted_gets_the_manager_back(acm
 
 
 # Soak finding (faadbb4, seed 2855672596): with every seat taken, a delta run refused a new user its seat
-# ("seat_limit") and then removed a leaver, which freed one; the next (full) run imports the user, so a full
-# run right after the delta run still creates it. A full run from the same state refuses it too (seats are
-# handed out before removals): the fix is to count the seats a run's own removals free. Not fixed yet.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="seats freed by a run's removals go unused")
+# ("seat_limit") and then removed a leaver, which freed one; the next (full) run imported the user, so a full
+# run right after the delta run still created it. Seats are handed out before removals: the run now gives the
+# seats its own removals freed to the users it refused, lowest address first.
 def test_seat_freed_by_a_leaver_goes_to_the_user_waiting_in_the_same_run(acme, copier):
     acme.configure(settings={"removal": "delete"})
     acme.sync()
@@ -237,6 +236,31 @@ def test_seat_freed_by_a_leaver_goes_to_the_user_waiting_in_the_same_run(acme, c
                      "mail": "hire@contoso.example"})
     tenant.soft_delete("Alexey.Kuznetsov@contoso.example")
 
-    delta(acme)
+    predicted, made = dry_then_run(acme)
 
+    assert predicted == made
+    assert {(kind, email) for kind, _uid, email, _details in made} == {
+        ("created", "hire@contoso.example"), ("deleted", "alexey.kuznetsov@contoso.example")}
+    assert full_run_changes(acme, copier) == ({}, [])
+
+
+def test_freed_seats_go_to_the_lowest_refused_addresses_only(acme, copier):
+    """Two users wait for one freed seat: the lower address gets it, the other keeps its seat_limit."""
+    acme.configure(settings={"removal": "delete"})
+    acme.sync()
+    billed = sum(1 for row in acme.export().values() if row["status"] in ("active", "paused"))
+    with acme.engine.begin() as conn:
+        conn.execute(update(Organization).where(Organization.id == acme.org.id).values(seats=billed))
+    tenant = acme.sim.tenant
+    for name in ("zz-late", "aa-early"):
+        tenant.add_user({"userPrincipalName": f"{name}@contoso.example", "displayName": name,
+                         "mail": f"{name}@contoso.example"})
+    tenant.soft_delete("Alexey.Kuznetsov@contoso.example")
+
+    predicted, made = dry_then_run(acme)
+
+    assert predicted == made
+    assert {(kind, email) for kind, _uid, email, _details in made} == {
+        ("created", "aa-early@contoso.example"), ("seat_limit", "zz-late@contoso.example"),
+        ("deleted", "alexey.kuznetsov@contoso.example")}
     assert full_run_changes(acme, copier) == ({}, [])
