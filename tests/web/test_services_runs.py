@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from portal import connections, runs
 from portal.db import get_engine, session_scope
 from portal.errors import InvalidTransition, InvalidValue, NotFound, SigsyncError
+from portal.jobs import job_id_for
 from portal.models import Connection, Employee, SyncDecision, SyncRun, utcnow
 from portal.organizations import create_organization
 
@@ -195,7 +196,7 @@ def test_sync_now_twice_returns_the_same_queued_run(engine, orgs, queue):
     second = runs.request_sync(config, engine, acme, full=True)
     assert first.started and not second.started
     assert second.run.id == first.run.id and first.run.status == "queued" and first.run.mode == "auto"
-    assert q.job_ids == [f"sync-run-{first.run.id}"]
+    assert q.job_ids == [job_id_for(first.run.id, first.run.created_at)]
     with session_scope(config.database_url) as session:
         assert runs.active_run(session, acme).id == first.run.id
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from portal import connections
+from portal.jobs import job_id_for
 from portal.models import AuditEvent, Connection, Employee, Organization, SyncDecision, SyncRun, utcnow
 from tests.web.conftest import hx, read_csrf_token
 
@@ -188,7 +189,7 @@ def test_sync_now_twice_queues_one_run_and_then_shows_it(signed_in, db, org, que
     assert f"Run {run.id} is already queued, so Sigsync did not start another sync." in second
     assert [r.id for r in runs_of(db, org)] == [run.id]
     assert (run.status, run.mode, run.trigger) == ("queued", "auto", "manual")
-    assert queue.job_ids == [f"sync-run-{run.id}"]
+    assert queue.job_ids == [job_id_for(run.id, run.created_at)]
     assert audit_actions(db, org).count("sync_started") == 1
 
 

