@@ -57,6 +57,7 @@ ROUTES = (
     _route("GET", r"/users/(?:microsoft\.graph\.)?delta(?:\(\))?", USERS, 1, graph_delta.users_delta),
     _route("GET", rf"/users/{_KEY}", USERS, 1, graph_users.get_user),
     _route("GET", rf"/users/{_KEY}/manager", USERS, 1, graph_users.get_manager),
+    _route("GET", rf"/users/{_KEY}/directReports", USERS, 1, graph_users.list_direct_reports),
     _route("GET", rf"/users/{_KEY}/photo", USERS, 1, graph_users.photo_metadata),
     _route("GET", rf"/users/{_KEY}/photo/\$value", USERS, 1, graph_users.photo_value),
     _route("GET", rf"/users/{_KEY}/(?P<rel>memberOf|transitiveMemberOf)(?:/(?P<cast>microsoft\.graph\.group))?",

@@ -72,6 +72,22 @@ def get_manager(ctx: Context, key: str) -> GraphResponse:
     return GraphResponse(body=body)
 
 
+def list_direct_reports(ctx: Context, key: str) -> GraphResponse:
+    """The user's direct reports: a paged collection of directoryObjects (users here; no org contacts)."""
+    req = ctx.request
+    query = parse_query(req.args, req.headers, USERS)
+    if ctx.tenant.get_user(key) is None:
+        raise errors.resource_not_found(key)
+    reports = ctx.tenant.reports_of(key)
+    state = ctx.skip_state() or {}
+    top = query.top or DEFAULT_TOP
+    offset = state.get("o", 0)
+    page = reports[offset:offset + top]
+    following = {"o": offset + top} if offset + top < len(reports) else None
+    items = [shape(user, query.fields(USERS), USER_TYPE) for user in page]
+    return GraphResponse(body=collection_body(ctx, "directoryObjects", items, following, None))
+
+
 def photo_metadata(ctx: Context, key: str) -> GraphResponse:
     """The profilePhoto entity; a mailbox without a photo shows Exchange's 1X1 placeholder."""
     user = ctx.tenant.get_user(key)

@@ -154,6 +154,24 @@ class Tenant:
             manager_id = self._manager_id(found[0])
             return self.get_user(manager_id) if manager_id else None
 
+    def reports_of(self, key: str) -> list[dict]:
+        """The active users whose manager is this user, in directory order (none while it is deleted).
+
+        A scan of the directory by id (users are materialized only when they report to it): Graph keeps a
+        reverse link, the simulator's generated hierarchy has none, and this is read only for a few users.
+        """
+        with self._lock:
+            found = self._locate(key)
+            if found is None or found[0] in self._state:
+                return []
+            boss = found[0]
+            out = []
+            for pos in range(self._end()):
+                uid = self._id_at(pos)
+                if uid not in self._state and self._manager_id(uid) == boss:
+                    out.append(self._materialize(uid, pos if pos < self.size else None))
+            return out
+
     def photo(self, key: str) -> bytes | None:
         """The user's photo (JPEG bytes), or None when they have none."""
         with self._lock:

@@ -227,6 +227,7 @@ class _Run:
         self.dry_removed: dict[int, str] = {}  # dry runs: employee id -> what its removal would have done
         self.removal_candidates: list[removals.Removal] = []
         self.processed_ids: set[str] = set()  # delta runs only: bounded by the number of changes
+        self.returning: set[str] = set()  # delta runs: users back after a removal (their reports are read)
         self.created_since_analyze = 0
         self.chunk_groups: dict[str, frozenset[str]] = {}  # rule groups of the chunk being planned
         # Full runs complete reports whose manager comes later in the stream at the end (bounded list).
@@ -297,6 +298,7 @@ class _Run:
         self._collect_removed(removed_ids)
         self._regroup_changed_members()
         self._recall_hidden_reports()
+        self._recall_reports_of_returning()
         since = self._previous_run_start()
         if since is not None:
             self._replan_touched(since)
@@ -346,6 +348,8 @@ class _Run:
             users = [{**existing.by_m365[u["id"]].snapshot, **u} if u["id"] in existing.by_m365 else u
                      for u in users]
             self.processed_ids.update(u["id"] for u in users)
+            if self.mode == "delta" and self.managers.enabled:
+                self._note_returning(users, existing)
         defer = full and self.defer_managers and len(self.deferred_reports) < self.DEFER_LIMIT
         managers = self.managers.resolve(self.engine, {m for u in users if (m := manager_id_of(u))}, users,
                                          ask_graph=not defer)
@@ -766,6 +770,50 @@ class _Run:
         for start in range(0, len(hidden), self.PAGE_FLUSH):
             users = self._fetch_users(sorted(hidden[start:start + self.PAGE_FLUSH]))  # with their manager now
             self._process(users, full=False, counted=False)
+
+    def _note_returning(self, users: list[dict], existing: Existing) -> None:
+        """Note the users of a delta chunk that come back after this connection removed their employee.
+
+        While a user is deleted Graph hides it as its reports' manager; an employee imported meanwhile has no
+        manager link, so no stored link finds it when the user is restored (``_recall_hidden_reports``). A
+        removed employee is inactive, or gone or unlinked (its decision says so); new users have no reports to
+        recall (a report given a new manager is in the delta itself).
+        """
+        self.returning.update(u["id"] for u in users
+                              if (k := existing.by_m365.get(u["id"])) is not None and k.state.status == "inactive")
+        unknown = [u["id"] for u in users if u["id"] not in existing.by_m365]
+        if unknown:
+            with self.engine.connect() as conn:
+                self.returning.update(conn.execute(
+                    select(SyncDecision.m365_id).distinct().join(SyncRun, SyncRun.id == SyncDecision.run_id).where(
+                        SyncRun.connection_id == self.connection.id, SyncRun.mode != "dry_run",
+                        SyncDecision.kind.in_(("deleted", "unlinked")), SyncDecision.m365_id.in_(unknown))).scalars())
+
+    def _recall_reports_of_returning(self) -> None:
+        """Plan again the employees that report to a user who came back (GET /users/{id}/directReports).
+
+        One $batch item per returning user (bounded by the round's changes), paged only past 999 reports.
+        """
+        ids = sorted(self.returning)
+        self.returning = set()
+        if not ids:
+            return
+        reports: set[str] = set()
+        answers = self.graph.batch_get([f"/users/{uid}/directReports?$select=id&$top=999" for uid in ids])
+        for answer in answers.values():
+            page = answer.body if answer.status == 200 and isinstance(answer.body, dict) else {}
+            while page:
+                reports.update(o["id"] for o in page.get("value") or ()
+                               if isinstance(o, dict) and o.get("id")
+                               and o.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user")
+                page = self.graph.get(page["@odata.nextLink"]) if page.get("@odata.nextLink") else {}
+        wanted = sorted(reports - self.processed_ids)
+        for start in range(0, len(wanted), self.PAGE_FLUSH):
+            with self.engine.connect() as conn:
+                linked = sorted(conn.execute(select(Employee.m365_id).where(
+                    Employee.organization_id == self.org.id, Employee.status == "active",
+                    Employee.m365_id.in_(wanted[start:start + self.PAGE_FLUSH]))).scalars())
+            self._process(self._fetch_users(linked), full=False, counted=False)  # with their manager now
 
     def _previous_run_start(self) -> Any:
         """When the last real run that succeeded started (an edit made while it ran counts as after it)."""

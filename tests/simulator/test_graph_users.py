@@ -320,6 +320,30 @@ def test_no_manager_is_404_manager(graph):
                                 "objects are not present.")
 
 
+def test_direct_reports_are_the_users_naming_the_manager_and_hide_while_it_is_deleted(graph, graph_app):
+    tenant = simulator_of(graph_app).tenant
+    path = "/v1.0/users/Juergen.Mueller@contoso.example/directReports?$select=id,displayName&$top=1"
+    first = graph.get(path).get_json()
+    assert first["@odata.context"] == f"{BASE}/v1.0/$metadata#directoryObjects"
+    reports, body = [], first
+    while True:  # paged like any directoryObject collection
+        reports += body["value"]
+        if "@odata.nextLink" not in body:
+            break
+        body = graph.get(body["@odata.nextLink"].removeprefix(BASE)).get_json()
+    names = {r["displayName"] for r in reports}
+    assert {"Paul Fischer", "Max Mustermann"} <= names
+    assert all(set(r) == {"@odata.type", "id", "displayName"} and r["@odata.type"] == "#microsoft.graph.user"
+               for r in reports)
+    assert len(reports) > 1 and "@odata.nextLink" in first
+    tenant.soft_delete("paul.fischer@contoso.example")
+    assert "Paul Fischer" not in {r["displayName"] for r in tenant.reports_of("Juergen.Mueller@contoso.example")}
+    tenant.soft_delete("Juergen.Mueller@contoso.example")
+    assert graph.get("/v1.0/users/Juergen.Mueller@contoso.example/directReports").status_code == 404
+    tenant.restore("Juergen.Mueller@contoso.example")
+    assert "Max Mustermann" in {r["displayName"] for r in tenant.reports_of("Juergen.Mueller@contoso.example")}
+
+
 def test_expand_manager_with_select_on_the_list(graph):
     users = graph.get("/v1.0/users?$select=id,displayName&$expand=manager($select=id,displayName)&$top=40")
     body = users.get_json()["value"]
