@@ -14,8 +14,6 @@ runs the add-in's pages from there. No cookies are read, so no CSRF either (the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,9 +26,8 @@ from werkzeug.wrappers import Response
 from portal import web
 from portal.api import entra_tokens
 from portal.api.entra_tokens import IdentityUnavailable, InvalidToken, TokenValidator
-from portal.models import Connection, Employee, SignatureTemplate
-from portal.signatures import render as rendering
-from portal.signatures import resolve, service
+from portal.api.signatures import signature_answer
+from portal.models import Connection, Employee
 
 log = logging.getLogger(__name__)
 
@@ -119,25 +116,8 @@ def _connections(session: Session, tenant_id: str) -> list[Connection]:
 
 
 def _signature(session: Session, employee: Employee, compose: str) -> Response:
-    choice = resolve.for_employee(session, employee.organization_id, employee.id)[COMPOSE[compose]]
-    if choice.template_id is None:
-        return _problem(404, "No signature applies to you yet (no default and no assignment).")
-    template = session.get(SignatureTemplate, choice.template_id)
-    try:
-        compiled = rendering.compile_template(template.html, template.text if template.text_is_custom else None)
-        out = rendering.render(compiled, service.context_for_employee(session, employee))
-    except rendering.TemplateProblem as problem:
-        return _problem(422, str(problem))
-    body: dict[str, Any] = {"email": employee.email, "compose": compose, "signature": template.name,
-                            "reason": choice.reason, "html": out.html, "text": out.text}
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-    etag = hashlib.sha256(payload).hexdigest()[:32]
-    response = Response(status=304) if etag in request.if_none_match else Response(payload,
-                                                                                    mimetype="application/json")
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("Authorization")
-    return response
+    return signature_answer(session, employee, compose, COMPOSE[compose], _problem,
+                            none_applies="No signature applies to you yet (no default and no assignment).")
 
 
 def _problem(status: int, message: str, challenge: str | None = None) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -53,15 +54,25 @@ def signature(email: str) -> Response:
                                                    Employee.email == email.strip().lower())).first()
     if employee is None or employee.status not in SERVED_STATUSES:
         return _problem(404, "No employee with a signature has this address.")
-    choice = resolve.for_employee(session, token.organization_id, employee.id)[compose]
+    return signature_answer(session, employee, compose, compose, _problem,
+                            none_applies="No signature applies to this employee (no default and no assignment).")
+
+
+def signature_answer(session: Session, employee: Employee, compose: str, slot: str,
+                     problem: Callable[[int, str], Response], *, none_applies: str) -> Response:
+    """The employee's signature for ``slot`` ("new" or "reply") as JSON, with an ETag (304 when it matches).
+
+    ``compose`` is echoed as asked ("forward" gets the reply slot); ``problem`` makes the error answers in
+    the calling API's style. Both APIs answer through here, so a signature reads the same in each."""
+    choice = resolve.for_employee(session, employee.organization_id, employee.id)[slot]
     if choice.template_id is None:
-        return _problem(404, "No signature applies to this employee (no default and no assignment).")
+        return problem(404, none_applies)
     template = session.get(SignatureTemplate, choice.template_id)
     try:
         compiled = rendering.compile_template(template.html, template.text if template.text_is_custom else None)
         out = rendering.render(compiled, service.context_for_employee(session, employee))
-    except rendering.TemplateProblem as problem:
-        return _problem(422, str(problem))
+    except rendering.TemplateProblem as refused:
+        return problem(422, str(refused))
     body: dict[str, Any] = {"email": employee.email, "compose": compose, "signature": template.name,
                             "reason": choice.reason, "html": out.html, "text": out.text}
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
