@@ -25,27 +25,38 @@ def _sim() -> Simulator:
     return current_app.extensions["simulator"]
 
 
-@control_bp.after_request
 def _record(response: Response) -> Response:
     _sim().log.add(request.method, request.path, request.query_string.decode("latin-1"), response.status_code,
                    "control")
     return response
 
 
-@control_bp.errorhandler(LookupError)
 def _not_found(error: LookupError):
     return jsonify(error={"code": "NotFound", "message": str(error).strip("'\"")}), 404
 
 
-@control_bp.errorhandler(ValueError)
 def _bad_request(error: ValueError):
     return jsonify(error={"code": "BadRequest", "message": str(error)}), 400
 
 
-def _body() -> dict:
+def as_control_api(bp: Blueprint) -> Blueprint:
+    """What every /_sim blueprint shares: its requests in the log, LookupError 404 and ValueError 400 as JSON."""
+    bp.after_request(_record)
+    bp.register_error_handler(LookupError, _not_found)
+    bp.register_error_handler(ValueError, _bad_request)
+    return bp
+
+
+as_control_api(control_bp)
+
+
+def json_body() -> dict:
+    """The request's JSON object ({} when there is none); ValueError (400) for anything else."""
     data = request.get_json(silent=True)
     if data is None and request.data:
         raise ValueError("the body must be JSON")
+    if data is not None and not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
     return data or {}
 
 
@@ -147,7 +158,7 @@ def _act(kind: str) -> int | None:
 @control_bp.post("/users")
 def add_user():
     """Create a user from Graph properties; answers its id."""
-    uid = _sim().tenant.add_user(_body())
+    uid = _sim().tenant.add_user(json_body())
     return jsonify(id=uid), 201
 
 
@@ -165,14 +176,14 @@ def get_user(key: str):
 def update_user(key: str):
     """Change properties (Graph names; "manager": id or null works too)."""
     tenant = _sim().tenant
-    tenant.update_user(key, **_body())
+    tenant.update_user(key, **json_body())
     return jsonify(user=tenant.get_user(key))
 
 
 @control_bp.post("/users/<key>/rename")
 def rename_user(key: str):
     """New primary address: {"mail": ..., "userPrincipalName": ...} (either)."""
-    body = _body()
+    body = json_body()
     tenant = _sim().tenant
     tenant.rename_address(key, mail=body.get("mail"), upn=body.get("userPrincipalName"))
     return jsonify(user=tenant.get_user(body.get("userPrincipalName") or key))
@@ -200,7 +211,7 @@ def restore_user(key: str):
 @control_bp.put("/users/<key>/manager")
 def set_manager(key: str):
     """{"id": <manager id or UPN>} or {"id": null}."""
-    _sim().tenant.set_manager(key, _body().get("id"))
+    _sim().tenant.set_manager(key, json_body().get("id"))
     return "", 204
 
 
@@ -209,7 +220,7 @@ def set_photo(key: str):
     """Upload a photo: raw image/jpeg bytes, or {"base64": "..."}."""
     data = request.get_data()
     if request.is_json:
-        data = base64.b64decode(_body().get("base64", ""))
+        data = base64.b64decode(json_body().get("base64", ""))
     if not data:
         raise ValueError("no photo bytes")
     _sim().tenant.set_photo(key, data)
@@ -226,7 +237,7 @@ def remove_photo(key: str):
 @control_bp.post("/groups")
 def create_group():
     """Create a group: {"displayName", "mailEnabled"?, "securityEnabled"?, "unified"?, "members"?: [...]}."""
-    body = _body()
+    body = json_body()
     if not body.get("displayName"):
         raise ValueError("displayName is required")
     gid = _sim().tenant.create_group(
@@ -256,7 +267,7 @@ def reset():
 
     An optional body {"users": n, "seed": s} regenerates the tenant at another size or seed."""
     sim = _sim()
-    body = _body()
+    body = json_body()
     for name in ("users", "seed"):
         if name in body:
             if not isinstance(body[name], int) or body[name] < 0:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from simulator import api_tokens
+from simulator.control import as_control_api, json_body
 from simulator.identity import user_by_id
 from simulator.state import Simulator
 
-control_tokens_bp = Blueprint("control_tokens", __name__, url_prefix="/_sim/entra")
+control_tokens_bp = as_control_api(Blueprint("control_tokens", __name__, url_prefix="/_sim/entra"))
 
 
 def _sim() -> Simulator:
@@ -28,38 +29,12 @@ def _base_url() -> str:
     return _sim().settings.base_url or request.host_url.rstrip("/")
 
 
-@control_tokens_bp.after_request
-def _record(response: Response) -> Response:
-    _sim().log.add(request.method, request.path, request.query_string.decode("latin-1"), response.status_code,
-                   "control")
-    return response
-
-
-@control_tokens_bp.errorhandler(LookupError)
-def _not_found(error: LookupError):
-    return jsonify(error={"code": "NotFound", "message": str(error).strip("'\"")}), 404
-
-
-@control_tokens_bp.errorhandler(ValueError)
-def _bad_request(error: ValueError):
-    return jsonify(error={"code": "BadRequest", "message": str(error)}), 400
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if data is None and request.data:
-        raise ValueError("the body must be JSON")
-    if data is not None and not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data or {}
-
-
 @control_tokens_bp.post("/tokens")
 def issue_tokens():
     """{"user": id or UPN, "scopes"?: [...], "lifetime"?: s, "claims"?: {...}, "kid"?: ...} -> tokens."""
     sim = _sim()
     settings = sim.settings
-    body = _body()
+    body = json_body()
     key = str(body.get("user") or "")
     user = sim.tenant.get_user(key) if key and sim.tenant is not None else None
     if user is None:
@@ -103,7 +78,7 @@ def list_keys():
 @control_tokens_bp.post("/keys/rotate")
 def rotate_keys():
     """A new signing key; {"keep_previous": false} takes the old keys out of the JWKS now."""
-    keep = _body().get("keep_previous", True)
+    keep = json_body().get("keep_previous", True)
     if not isinstance(keep, bool):
         raise ValueError("keep_previous must be true or false")
     key = _sim().keys.rotate(keep_previous=keep)
