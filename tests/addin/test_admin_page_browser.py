@@ -5,20 +5,15 @@ in the console. ``SIGSYNC_SCREENSHOTS=1`` also refreshes docs/screenshots/outloo
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from portal import create_app
 from portal.models import Connection
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.web.browser import served_portal, signed_in_tab
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "outlook-addin.png"
 pytestmark = pytest.mark.slow
 
@@ -27,25 +22,12 @@ pytestmark = pytest.mark.slow
 def portal_url(config, admin, db, org):
     db.add(Connection(organization_id=org.id, tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47", mode="app"))
     db.commit()
-    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served_portal(config) as url:
+        yield url
 
 
 def test_an_admin_finds_the_add_in_page_and_downloads_the_manifest(portal_url):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.goto(portal_url + "/signin")
-        page.get_by_label("Email").fill(ADMIN_EMAIL)
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(portal_url + "/")
+    with signed_in_tab(portal_url, accept_downloads=True) as page:
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Outlook add-in").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Outlook add-in")
         for name in ("Before you deploy", "1. Download the manifest", "2. Grant consent for the whole organisation",
@@ -63,5 +45,4 @@ def test_an_admin_finds_the_add_in_page_and_downloads_the_manifest(portal_url):
             page.keyboard.press("Enter")
         assert download.value.suggested_filename == "sigsync-outlook-manifest.xml"
         assert "<OfficeApp" in Path(download.value.path()).read_text()
-        assert problems == []
-        browser.close()
+        assert page.problems == []

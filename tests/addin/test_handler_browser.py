@@ -15,10 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.addin.conftest import HERE, PUBLIC_URL
+from tests.web.browser import CHROMIUM_ARGS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 HARNESS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outlook stub</title>
 <script src="/office_stub.js"></script><script src="/addin/launchevent.js"></script>
 <script src="/msal_stub.js"></script></head><body></body></html>"""

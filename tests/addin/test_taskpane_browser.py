@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.addin.conftest import HERE, PUBLIC_URL
+from tests.web.browser import CHROMIUM_ARGS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 OFFICE_JS = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
 pytestmark = pytest.mark.slow
 

@@ -4,51 +4,31 @@ position; no console errors under the app's CSP."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from sqlmodel import Session
-from werkzeug.serving import make_server
 
-from portal import create_app
 from portal.models import Department, Organization
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.web.browser import served_portal, signed_in_tab
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 pytestmark = pytest.mark.slow
 WAIT = 15_000  # ms for each expectation: the machine may be busy (expect's own default is 5 s)
 
 
 @pytest.fixture
 def portal_url(config, admin) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served_portal(config) as url:
+        yield url
 
 
 @pytest.fixture
 def page(portal_url: str):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    with signed_in_tab(portal_url) as tab:
         tab.set_default_timeout(15_000)
-        problems: list[str] = []
-        tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        tab.goto(portal_url + "/signin")
-        tab.get_by_label("Email").fill(ADMIN_EMAIL)
-        tab.get_by_label("Password").fill(ADMIN_PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url(portal_url + "/")
-        tab.problems = problems
         yield tab
-        browser.close()
 
 
 def test_moving_a_department_by_keyboard_keeps_the_focus_and_announces_the_position(page, portal_url, db: Session,

@@ -8,23 +8,20 @@ simulator over HTTPS; Chromium runs with the app's real Content-Security-Policy.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from config import Config
-from portal import connections, create_app
+from portal import connections
 from portal.db import get_engine
 from portal.models import Connection, Organization
 from simulator.server import SimulatorServer
 from simulator.state import Simulator, SimulatorSettings
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, simulator_config
+from tests.web.browser import served_portal, signed_in_tab
+from tests.web.conftest import simulator_config
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 pytestmark = pytest.mark.slow
 
 
@@ -53,29 +50,16 @@ def connection(config: Config, org: Organization, admin, sim_server: SimulatorSe
 
 @pytest.fixture
 def portal_url(config: Config, connection: Connection) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served_portal(config) as url:
+        yield url
 
 
 @pytest.fixture
 def page(portal_url: str):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.goto(portal_url + "/signin")
-        page.get_by_label("Email").fill(ADMIN_EMAIL)
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.goto(portal_url + "/settings/rules/")
-        yield page
-        browser.close()
-        assert problems == []  # no CSP violation, no failed script
+    with signed_in_tab(portal_url) as tab:
+        tab.goto(portal_url + "/settings/rules/")
+        yield tab
+        assert tab.problems == []  # no CSP violation, no failed script
 
 
 def test_rules_are_reordered_from_the_keyboard_and_focus_stays_on_the_moved_rule(page):

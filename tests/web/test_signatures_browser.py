@@ -5,51 +5,31 @@ live preview (as a chosen employee, empty lines gone, no console errors); assign
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session
-from werkzeug.serving import make_server
 
-from portal import create_app
 from portal.models import Department, Employee, EmployeeDepartment, Organization
 from portal.signatures.resolve import for_employee
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.web.browser import served_portal, signed_in_tab
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "signature-editor.png"
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def portal_url(config, admin) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served_portal(config) as url:
+        yield url
 
 
 @pytest.fixture
 def page(portal_url: str):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.goto(portal_url + "/signin")
-        page.get_by_label("Email").fill(ADMIN_EMAIL)
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(portal_url + "/")
-        page.problems = problems
-        yield page
-        browser.close()
+    with signed_in_tab(portal_url) as tab:
+        yield tab
 
 
 def test_typing_changes_the_preview_as_the_chosen_employee(page, portal_url, db: Session, org: Organization,
