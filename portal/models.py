@@ -189,7 +189,7 @@ class SyncDecision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="syncrun.id", index=True)
     kind: str = Field(max_length=32)  # created, updated, linked, overwrote_manual, kept_manual, ...
-    m365_id: str = Field(default="", max_length=64)
+    m365_id: str = Field(default="", max_length=64, index=True)  # earlier removals of a returning user
     email: str = Field(default="", max_length=320)
     employee_id: int | None = Field(default=None, index=True)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
